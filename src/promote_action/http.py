@@ -1,0 +1,271 @@
+"""The one HTTP layer every platform client shares: timeouts, safe retries, rate-limit pacing.
+
+Platform clients speak in requests and decoded JSON; how long to wait, when a retry is safe and
+how to slow down for a shared rate limit are decided here once. The layer never logs headers or
+query strings, and it attaches credentials only to requests for its own base URL, so a
+capability URL returned by the platform (a release output stream) never receives our token.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from promote_action.errors import AmbiguousWriteError, RemoteError, TransportError
+from promote_action.waiting import CancelToken, Deadline
+
+log = logging.getLogger("promote_action.http")
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+ErrorDecoder = Callable[[httpx.Response], tuple[str, str]]
+"""Turns an error response into (platform error code, message)."""
+
+RejectionCheck = Callable[[httpx.Response, str], bool]
+"""True when the platform refused a request before acting on it (given the decoded code)."""
+
+
+def _only_rate_limited(response: httpx.Response, code: str) -> bool:
+    return response.status_code == 429
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter; Retry-After wins when the server sends one."""
+
+    max_attempts: int = 5
+    base_delay: float = 0.5
+    max_delay: float = 20.0
+    low_water: int = 100
+    """Below this many remaining rate-limit tokens, requests are paced to the refill rate."""
+    paced_interval: float = 0.8
+    """Seconds between requests with an empty bucket: Heroku refills about 75 tokens a minute."""
+
+    def backoff(self, attempt: int, response: httpx.Response | None) -> float:
+        if response is not None:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if retry_after is not None:
+                return min(retry_after, 300.0)
+        ceiling = min(self.max_delay, self.base_delay * 2**attempt)
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After is either delta-seconds or an HTTP date (RFC 9110 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+@dataclass
+class HttpClient:
+    """A platform's HTTP session. Thread-safe: targets are followed from several threads."""
+
+    platform: str
+    base_url: str
+    deadline: Deadline
+    cancel: CancelToken
+    decode_error: ErrorDecoder
+    auth_headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    default_headers: Mapping[str, str] = field(default_factory=dict)
+    is_rejection: RejectionCheck = _only_rate_limited
+    rate_limit_header: str | None = None
+    warning_headers: tuple[str, ...] = ()
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout: httpx.Timeout = field(
+        default_factory=lambda: httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
+    )
+    transport: httpx.BaseTransport | None = None
+    verify: Any = True
+    cert: Any = None
+
+    def __post_init__(self) -> None:
+        self.base_url = self.base_url.rstrip("/")
+        self._client = httpx.Client(
+            timeout=self.timeout,
+            transport=self.transport,
+            verify=self.verify,
+            cert=self.cert,
+            follow_redirects=False,
+            trust_env=True,
+        )
+        self._lock = threading.Lock()
+        self._remaining: int | None = None
+        self.requests_sent = 0
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        safe: bool | None = None,
+        ok_statuses: frozenset[int] = frozenset(),
+    ) -> httpx.Response:
+        """Send a request and return a 2xx response (or one listed in `ok_statuses`).
+
+        `safe` marks a request that may be repeated freely; it defaults to the method being a
+        read. An unsafe request is repeated only when the server certainly did not act on it
+        (connection refused, a rejection such as 429); any other failure after sending raises
+        AmbiguousWriteError so the caller re-reads state instead of writing twice.
+        """
+        repeatable = method in SAFE_METHODS if safe is None else safe
+        label = f"{method} {self._describe(path)}"
+        attempt = 0
+        while True:
+            self._pace()
+            self.cancel.raise_if_cancelled()
+            try:
+                response = self._send(method, path, json=json, params=params, headers=headers)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                # Nothing reached the server: repeating is safe even for a write.
+                self._retry_or_raise(attempt, None, label, f"cannot connect ({type(exc).__name__})")
+            except httpx.TransportError as exc:
+                if not repeatable:
+                    raise AmbiguousWriteError(label, f"{type(exc).__name__}") from None
+                self._retry_or_raise(
+                    attempt, None, label, f"connection failed ({type(exc).__name__})"
+                )
+            else:
+                if response.is_success or response.status_code in ok_statuses:
+                    return response
+                code, message = self.decode_error(response)
+                retryable = response.status_code in RETRY_STATUSES or self.is_rejection(
+                    response, code
+                )
+                if retryable and not repeatable and not self.is_rejection(response, code):
+                    raise AmbiguousWriteError(label, f"HTTP {response.status_code} {code}")
+                delay = self._next_delay(attempt, response) if retryable else None
+                if delay is None:
+                    raise RemoteError(
+                        self.platform,
+                        status=response.status_code,
+                        code=code,
+                        message=message,
+                        request=label,
+                        request_id=response.headers.get("Request-Id")
+                        or response.headers.get("X-Request-Id"),
+                    )
+                log.info(
+                    "%s: HTTP %s %s, retrying in %.1fs", label, response.status_code, code, delay
+                )
+                self.cancel.sleep(delay)
+            attempt += 1
+
+    def get_json(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs).json()
+
+    @contextmanager
+    def stream(
+        self, url: str, headers: Mapping[str, str] | None = None
+    ) -> Iterator[httpx.Response]:
+        """Open a long-lived read (release output). Never retried here: callers resume by Range."""
+        self.cancel.raise_if_cancelled()
+        with self._lock:
+            self.requests_sent += 1
+        request_headers = dict(self._headers_for(url))
+        request_headers.update(headers or {})
+        with self._client.stream("GET", self._absolute(url), headers=request_headers) as response:
+            log.debug("GET %s -> %s", self._describe(url), response.status_code)
+            yield response
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any,
+        params: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Response:
+        request_headers = dict(self._headers_for(path))
+        request_headers.update(headers or {})
+        with self._lock:
+            self.requests_sent += 1
+        response = self._client.request(
+            method, self._absolute(path), json=json, params=params, headers=request_headers
+        )
+        log.debug("%s %s -> %s", method, self._describe(path), response.status_code)
+        self._observe(response)
+        return response
+
+    def _headers_for(self, path: str) -> dict[str, str]:
+        headers = dict(self.default_headers)
+        if self._is_own(path):
+            headers.update(self.auth_headers)
+        return headers
+
+    def _is_own(self, path: str) -> bool:
+        return not path.startswith(("http://", "https://")) or path.startswith(self.base_url + "/")
+
+    def _absolute(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}{path}"
+
+    def _describe(self, path: str) -> str:
+        """What may appear in logs and errors: our own paths, never foreign URLs (secrets)."""
+        if not self._is_own(path):
+            return "<capability URL>"
+        return path.removeprefix(self.base_url)
+
+    def _observe(self, response: httpx.Response) -> None:
+        if self.rate_limit_header:
+            value = response.headers.get(self.rate_limit_header, "")
+            if value.strip().isdigit():
+                with self._lock:
+                    self._remaining = int(value)
+        for name in self.warning_headers:
+            if warning := response.headers.get(name):
+                log.warning("%s says: %s", self.platform, warning)
+
+    def _pace(self) -> None:
+        """Slow down as the shared rate limit drains, instead of running into 429s."""
+        with self._lock:
+            remaining = self._remaining
+        if remaining is None or remaining >= self.policy.low_water:
+            return
+        shortfall = (self.policy.low_water - remaining) / self.policy.low_water
+        self.cancel.sleep(min(self.deadline.remaining(), shortfall * self.policy.paced_interval))
+
+    def _next_delay(self, attempt: int, response: httpx.Response | None) -> float | None:
+        """The pause before the next attempt, or None when attempts or the deadline ran out."""
+        if attempt + 1 >= self.policy.max_attempts:
+            return None
+        delay = self.policy.backoff(attempt, response)
+        return delay if delay <= self.deadline.remaining() else None
+
+    def _retry_or_raise(
+        self, attempt: int, response: httpx.Response | None, label: str, reason: str
+    ) -> None:
+        delay = self._next_delay(attempt, response)
+        if delay is None:
+            raise TransportError(f"{self.platform}: {label} failed: {reason}") from None
+        log.info("%s: %s, retrying in %.1fs", label, reason, delay)
+        self.cancel.sleep(delay)

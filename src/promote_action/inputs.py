@@ -1,0 +1,278 @@
+"""Action inputs, read exactly as the runner passes them to a Docker action.
+
+The runner sets `INPUT_` + the upper-cased name with hyphens kept (`INPUT_SOURCE-APP`) for every
+declared input, empty when unset, and never enforces `required:`. So: every field reads both the
+hyphenated and the underscored spelling, empty means default, and requirements are checked here
+per operation, before any API call. A person can pass the same inputs as `--source-app` flags.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from promote_action.errors import UsageError
+
+OPERATIONS = ("slug-copy",)
+"""Operations this build can run; later ones are added as they are implemented."""
+
+Operation = Literal["slug-copy"]
+
+SECRET_INPUTS = ("heroku-api-key",)
+"""Masked before anything is printed, and never echoed in an error message."""
+
+APP_NAME = re.compile(r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$")
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+MAX_TIMEOUT_SECONDS = 6 * 3600
+MAX_TARGETS = 100
+MAX_DESCRIPTION = 500
+
+
+def env_names(name: str) -> tuple[str, str]:
+    """The runner's variable for input `name` (hyphens kept) and the POSIX-friendly spelling."""
+    env = "INPUT_" + name.upper().replace(" ", "_")
+    return env, env.replace("-", "_")
+
+
+def input_field(name: str, default: Any, description: str, *fallback_env: str) -> Any:
+    """A field for the action input `name`; `description` is also the `--help` text."""
+    aliases = AliasChoices(*env_names(name), *fallback_env)
+    return Field(default=default, validation_alias=aliases, description=description)
+
+
+def parse_bool(value: object) -> bool:
+    """The runner's YAML 1.2 core-schema booleans, as `core.getBooleanInput` accepts them."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip()
+    if text in ("true", "True", "TRUE"):
+        return True
+    if text in ("false", "False", "FALSE"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def parse_duration(value: object) -> float:
+    """`15m`, `90s`, `1h30m`, `500ms` or plain seconds; bounded so a typo cannot mean a day."""
+    text = str(value).strip().lower().replace(" ", "")
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        seconds = float(text)
+    elif text and DURATION_PART.sub("", text) == "":
+        units = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+        seconds = sum(float(n) * units[u] for n, u in DURATION_PART.findall(text))
+    else:
+        raise ValueError("expected a duration such as 90s, 15m or 1h30m")
+    if not 1 <= seconds <= MAX_TIMEOUT_SECONDS:
+        raise ValueError("expected a duration between 1s and 6h")
+    return seconds
+
+
+def split_list(value: object) -> list[str]:
+    """Newline- or comma-separated list, blanks dropped, duplicates removed in order."""
+    items = [str(v) for v in value] if isinstance(value, list) else re.split(r"[,\n]", str(value))
+    seen: dict[str, None] = {}
+    for item in items:
+        if item.strip():
+            seen.setdefault(item.strip(), None)
+    return list(seen)
+
+
+def check_app(value: str) -> str:
+    """Heroku app identity: a name or a UUID (schema `app/definitions/identity`)."""
+    if APP_NAME.match(value) or UUID.match(value.lower()):
+        return value if APP_NAME.match(value) else value.lower()
+    raise ValueError(
+        f"'{printable(value)}' is not a Heroku app name (lowercase letters, digits and "
+        "dashes, 3-30 characters, starting with a letter) or app id"
+    )
+
+
+def printable(value: str, limit: int = 60) -> str:
+    """Echo user input in an error without letting it inject lines or workflow commands."""
+    shown = CONTROL_CHARS.sub("?", value)
+    return shown if len(shown) <= limit else shown[:limit] + "..."
+
+
+def check_api_url(value: str) -> str:
+    """https only, except plain http to this machine (a sandbox), so no key crosses a network
+    in clear text; no credentials, query or fragment that could leak into logs."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError("expected an https:// URL")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ValueError("expected a URL without credentials, query or fragment")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ValueError("expected an https:// URL (plain http is allowed only for localhost)")
+    return value.strip().rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Inputs(BaseSettings):
+    """Every declared input of action.yml; a test keeps the two in sync."""
+
+    model_config = SettingsConfigDict(
+        env_ignore_empty=True,
+        case_sensitive=False,
+        extra="ignore",
+        populate_by_name=True,
+        validate_default=False,
+    )
+
+    operation: Operation | None = input_field("operation", None, "What to run: slug-copy.")
+    heroku_api_key: SecretStr | None = input_field(
+        "heroku-api-key",
+        None,
+        "Heroku API key (secret). Falls back to HEROKU_API_KEY.",
+        "HEROKU_API_KEY",
+    )
+    heroku_api_url: str = input_field(
+        "heroku-api-url", "https://api.heroku.com", "Heroku Platform API base URL."
+    )
+    source_app: str | None = input_field(
+        "source-app", None, "App whose release is copied (name or id)."
+    )
+    target_apps: Annotated[list[str], NoDecode] = input_field(
+        "target-apps", [], "Apps to release on, newline or comma separated (names or ids)."
+    )
+    release: str | None = input_field(
+        "release", None, "Pin the source release: version number (42 or v42) or release id."
+    )
+    slug: str | None = input_field("slug", None, "Pin the slug id to copy instead of a release.")
+    description: str | None = input_field(
+        "description", None, "Release description on the targets (default names the source)."
+    )
+    wait: bool = input_field("wait", True, "Wait until every new release is live and verified.")
+    timeout: float = input_field("timeout", 900.0, "Deadline for the whole run, e.g. 90s, 15m.")
+    dry_run: bool = input_field("dry-run", False, "Plan and report only; make no change.")
+
+    @field_validator("operation", mode="before")
+    @classmethod
+    def _operation(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip() not in OPERATIONS:
+            raise ValueError(f"expected one of: {', '.join(OPERATIONS)}")
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("wait", "dry_run", mode="before")
+    @classmethod
+    def _bool(cls, value: object) -> bool:
+        return parse_bool(value)
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout(cls, value: object) -> float:
+        return parse_duration(value)
+
+    @field_validator("heroku_api_url", mode="before")
+    @classmethod
+    def _url(cls, value: object) -> str:
+        return check_api_url(str(value))
+
+    @field_validator("source_app", mode="before")
+    @classmethod
+    def _app(cls, value: object) -> str:
+        return check_app(str(value).strip())
+
+    @field_validator("target_apps", mode="before")
+    @classmethod
+    def _targets(cls, value: object) -> list[str]:
+        apps = [check_app(app) for app in split_list(value)]
+        if len(apps) > MAX_TARGETS:
+            raise ValueError(f"expected at most {MAX_TARGETS} apps, got {len(apps)}")
+        return apps
+
+    @field_validator("release", mode="before")
+    @classmethod
+    def _release(cls, value: object) -> str:
+        text = str(value).strip()
+        number = text[1:] if text[:1] in ("v", "V") else text
+        if number.isdigit() and int(number) >= 1:
+            return str(int(number))
+        if UUID.match(text.lower()):
+            return text.lower()
+        raise ValueError(f"'{printable(text)}' is not a release version (42 or v42) or release id")
+
+    @field_validator("slug", mode="before")
+    @classmethod
+    def _slug(cls, value: object) -> str:
+        text = str(value).strip().lower()
+        if not UUID.match(text):
+            raise ValueError(f"'{printable(text)}' is not a slug id (a UUID)")
+        return text
+
+    @field_validator("description", mode="before")
+    @classmethod
+    def _description(cls, value: object) -> str:
+        text = str(value).strip()
+        if CONTROL_CHARS.search(text):
+            raise ValueError("expected a single line without control characters")
+        if len(text) > MAX_DESCRIPTION:
+            raise ValueError(f"expected at most {MAX_DESCRIPTION} characters")
+        return text
+
+    @field_validator("heroku_api_key", mode="before")
+    @classmethod
+    def _key(cls, value: object) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        if CONTROL_CHARS.search(text.strip()) or " " in text.strip():
+            raise ValueError("expected an API key without spaces or control characters")
+        return text.strip()
+
+    def require(self, *names: str) -> None:
+        """Operations call this for the inputs they cannot do without."""
+        for name in names:
+            value = getattr(self, name.replace("-", "_"))
+            if value in (None, "", []):
+                raise UsageError(name, "is required for operation " + str(self.operation))
+
+
+def input_name(field_name: str) -> str:
+    return field_name.replace("_", "-")
+
+
+def load_inputs(overrides: dict[str, str]) -> Inputs:
+    """Read inputs from the process environment, `overrides` (command-line flags) winning.
+
+    pydantic's messages are rewritten to one line naming the input, never echoing a secret.
+    """
+    values: dict[str, Any] = {k: v for k, v in overrides.items() if v != ""}
+    try:
+        return Inputs(**values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = input_name(_field_for(str(error["loc"][0]) if error["loc"] else "input"))
+        raise UsageError(name, _reason(error, name)) from None
+
+
+def _field_for(loc: str) -> str:
+    for name, info in Inputs.model_fields.items():
+        choices = info.validation_alias
+        aliases = choices.choices if isinstance(choices, AliasChoices) else []
+        if loc == name or loc in aliases:
+            return name
+    return loc
+
+
+def _reason(error: Any, name: str) -> str:
+    ctx = error.get("ctx") or {}
+    if "error" in ctx:
+        return str(ctx["error"])
+    if error["type"] == "literal_error":
+        return f"expected one of: {', '.join(OPERATIONS)}"
+    if name in SECRET_INPUTS:
+        return "is invalid"
+    return str(error["msg"])

@@ -1,0 +1,124 @@
+"""The one waiting primitive: a deadline, an adaptive poll schedule and cancellation.
+
+Every operation waits through `wait_for`, so the job-wide `timeout` input, the SIGTERM handler
+and the request budget behave the same everywhere instead of one `while True: sleep(1)` per
+command.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from promote_action.errors import Cancelled, WaitTimeout
+
+T = TypeVar("T")
+
+
+class CancelToken:
+    """Shared by every thread of a run; the signal handler sets it, sleepers wake at once."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.reason = ""
+
+    def cancel(self, reason: str) -> None:
+        self.reason = reason
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise Cancelled(f"cancelled ({self.reason})")
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep that a cancellation interrupts: a cancelled job must exit within 2 s."""
+        if seconds > 0 and self._event.wait(seconds):
+            self.raise_if_cancelled()
+        self.raise_if_cancelled()
+
+
+class Deadline:
+    """The end of the whole run's patience (`timeout` input), shared by every wait in it."""
+
+    def __init__(self, seconds: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._end = clock() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self._end - self._clock())
+
+    def expired(self) -> bool:
+        return self._clock() >= self._end
+
+
+@dataclass(frozen=True)
+class PollSchedule:
+    """How long to wait before each poll, given how long we have been waiting.
+
+    The interval is a fraction of the time already waited, bounded below and above: a short
+    wait is noticed within `min_interval`, and a long wait costs few requests, because its
+    completion is noticed within `fraction` of the time waited, which is a delay nobody
+    watching a long deploy cares about.
+    """
+
+    first_delay: float = 0.5
+    min_interval: float = 1.0
+    fraction: float = 0.1
+    max_interval: float = 30.0
+
+    def next_delay(self, waited: float, polls: int) -> float:
+        if polls == 0:
+            return self.first_delay
+        return min(self.max_interval, max(self.min_interval, waited * self.fraction))
+
+
+HEROKU_SCHEDULE = PollSchedule()
+
+
+def wait_for(
+    probe: Callable[[], T | None],
+    *,
+    what: str,
+    deadline: Deadline,
+    cancel: CancelToken,
+    schedule: PollSchedule = HEROKU_SCHEDULE,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """Call `probe` until it returns a value; raise WaitTimeout or Cancelled otherwise.
+
+    The probe runs once more at the deadline, so a state reached just before it is not reported
+    as a timeout.
+    """
+    started = clock()
+    polls = 0
+    while True:
+        cancel.raise_if_cancelled()
+        result = probe()
+        if result is not None:
+            return result
+        if deadline.expired():
+            raise WaitTimeout(
+                f"timed out after {format_duration(deadline.seconds)} waiting for {what}"
+            )
+        delay = schedule.next_delay(clock() - started, polls)
+        polls += 1
+        cancel.sleep(min(delay, deadline.remaining()))
+
+
+def format_duration(seconds: float) -> str:
+    """Human form used in messages and summaries (`1m 30s`, `4.2s`)."""
+    if seconds < 60:
+        return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    return f"{minutes}m {secs}s" if secs else f"{minutes}m"
