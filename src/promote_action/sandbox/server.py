@@ -1,0 +1,412 @@
+"""The sandbox: one real HTTP server on loopback hosting fake services, with a request log and
+fault injection shared by all of them.
+
+Clients under test talk real HTTP to it, so their transports, retries and timeouts run exactly as
+they would against the real services; the log records what reached the wire, with every secret
+scrubbed, so tests can assert on the exact requests and scan for leaks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import re
+import socket
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+
+from .heroku import FakeHeroku
+from .routing import REDACTED, Reply, Request, Route, Service
+
+CONTROL_PREFIX = "/__sandbox__/"
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_SECRET_HEADER = re.compile(
+    r"authorization|proxy-authorization|cookie|set-cookie|heroku-two-factor-code|x-cybozu-.*"
+    r"|.*(token|secret|password|api-?key).*",
+    re.IGNORECASE,
+)
+# Heroku API keys wherever they appear, including ones the sandbox never issued.
+_TOKEN = re.compile(r"HRKU-[A-Za-z0-9_-]+")
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A scripted misbehaviour for requests whose ``"METHOD /path"`` ``re.search``-matches.
+
+    Every fault counts every matching request on its own, whichever fault ends up applying, so
+    ``every=3`` means the 3rd, 6th, ... matching request. ``status`` replaces the service's answer
+    (nothing is processed); ``drop_response`` closes the connection without a byte of response,
+    after processing the request unless ``status`` is also set (then the request is lost).
+    """
+
+    match: str = ".*"
+    status: int | None = None
+    error_id: str | None = None
+    message: str | None = None
+    retry_after: str | None = None
+    every: int = 1
+    times: int | None = None
+    delay_seconds: float = 0.0
+    drop_response: bool = False
+
+    def __post_init__(self) -> None:
+        re.compile(self.match)
+        if self.status is not None and not 100 <= self.status <= 599:
+            raise ValueError(f"{self.status} is not an HTTP status")
+        if self.every < 1 or (self.times is not None and self.times < 0):
+            raise ValueError("every must be at least 1 and times at least 0")
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """A request as it reached the sandbox, secrets replaced by ``[REDACTED]``.
+
+    ``status`` is the status sent, or 0 when a fault dropped the response.
+    """
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: Any
+    status: int
+    service: str
+
+    @property
+    def is_write(self) -> bool:
+        if self.method in _READ_METHODS:
+            return False
+        override = next(
+            (v for k, v in self.headers.items() if k.lower() == "x-http-method-override"), ""
+        )
+        return not (self.method == "POST" and override.upper() == "GET")
+
+    def line(self) -> str:
+        target = f"{self.path}?{self.query}" if self.query else self.path
+        return (
+            f"{self.status} {self.service} {self.method} {target}"
+            f" headers={json.dumps(self.headers)} body={json.dumps(self.body)}"
+        )
+
+
+@dataclass(frozen=True)
+class _Mount:
+    service: Service
+    prefix: str
+    host: str | None
+    routes: tuple[Route, ...]
+
+    def claims(self, host: str, path: str) -> bool:
+        if self.host is not None and self.host != host:
+            return False
+        return path == self.prefix or path.startswith(f"{self.prefix}/")
+
+
+@dataclass
+class _FaultState:
+    fault: Fault
+    pattern: re.Pattern[str]
+    seen: int = 0
+    applied: int = 0
+
+
+@dataclass
+class _Entry:
+    """A log slot taken on arrival, so the log keeps arrival order; filled once answered."""
+
+    logged: LoggedRequest
+    answered: bool = False
+
+
+class Sandbox:
+    """Fake services on one loopback port; a context manager that starts and stops the server."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._address = (host, port)
+        self._lock = threading.Lock()
+        self._mounts: list[_Mount] = []
+        self._faults: list[_FaultState] = []
+        self._log: list[_Entry] = []
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.heroku = FakeHeroku()
+        self.mount(self.heroku)
+
+    def mount(self, service: Service, *, prefix: str = "", host: str | None = None) -> None:
+        """Serve ``service`` under a path prefix and/or only for one ``Host`` (port ignored)."""
+        added = _Mount(service, prefix.rstrip("/"), host, tuple(service.routes()))
+        with self._lock:
+            # Most specific first: a Host-bound mount, then the longest prefix. A new list, so
+            # connection threads can keep iterating the one they took.
+            self._mounts = sorted(
+                [*self._mounts, added], key=lambda m: (m.host is None, -len(m.prefix))
+            )
+
+    # Lifecycle.
+
+    def start(self) -> Self:
+        if self._server is not None:
+            raise RuntimeError("sandbox already started")
+        server = _Server(self._address, _Handler)
+        server.sandbox = self
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.shutdown()
+        server.server_close()
+        server.close_connections()
+        thread.join()
+        self._server = self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("sandbox not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    # Request log.
+
+    @property
+    def requests(self) -> list[LoggedRequest]:
+        with self._lock:
+            return [e.logged for e in self._log if e.answered]
+
+    def writes(self) -> list[LoggedRequest]:
+        return [r for r in self.requests if r.is_write]
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self._log.clear()
+
+    def request_log_text(self) -> str:
+        return "".join(f"{r.line()}\n" for r in self.requests)
+
+    # Faults.
+
+    def add_fault(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(_FaultState(fault, re.compile(fault.match)))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    # Serving, called from connection threads.
+
+    def _control(self, method: str, path: str) -> Reply:
+        if (method, path) == ("GET", f"{CONTROL_PREFIX}requests"):
+            return Reply.json(200, [dataclasses.asdict(r) for r in self.requests])
+        return Reply.text(404, f"no sandbox control route {method} {path}\n")
+
+    def _exchange(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> Reply | None:
+        """Route one request, apply any due fault, and log it; None means drop the response."""
+        path, _, query = target.partition("?")
+        if path.startswith(CONTROL_PREFIX):
+            return self._control(method, path)
+        host = next((v for k, v in headers.items() if k.lower() == "host"), "")
+        mounts = self._mounts
+        mount = next((m for m in mounts if m.claims(_hostname(host), path)), None)
+        if mount is None:
+            return Reply.text(404, f"no fake service serves {path}\n")
+        local = path[len(mount.prefix) :]
+        route, params = next(
+            ((r, p) for r in mount.routes if (p := r.match(method, local)) is not None),
+            (None, {}),
+        )
+        base_url = f"http://{host}{mount.prefix}" if host else f"{self.url}{mount.prefix}"
+        request = Request(method, local, query, headers, body, base_url, params)
+        entry = self._arrive(request, mounts, mount, route)
+        fault = self._due_fault(f"{method} {path}")
+        if fault is not None:
+            time.sleep(fault.delay_seconds)
+        if fault is not None and fault.status is not None:
+            reply = mount.service.error_reply(request, fault.status, fault.error_id, fault.message)
+            if fault.retry_after is not None:
+                reply = reply.with_headers(("Retry-After", fault.retry_after))
+        elif route is None:
+            reply = mount.service.error_reply(request, 404, None, None)
+        else:
+            reply = _call(mount.service, route, request)
+        dropped = fault is not None and fault.drop_response
+        self._answer(entry, 0 if dropped else reply.status)
+        return None if dropped else reply
+
+    def _arrive(
+        self, request: Request, mounts: list[_Mount], mount: _Mount, route: Route | None
+    ) -> _Entry:
+        secrets = sorted(
+            {s for m in mounts for s in m.service.secrets() if s}, key=len, reverse=True
+        )
+
+        def scrub(text: str) -> str:
+            for secret in secrets:
+                text = text.replace(secret, REDACTED)
+            return _TOKEN.sub(REDACTED, text)
+
+        local = request.path if route is None else route.redact(request.path)
+        text = scrub(request.body.decode("utf-8", errors="replace"))
+        try:
+            body: Any = json.loads(text) if text else None
+        except ValueError:
+            body = text
+        logged = LoggedRequest(
+            method=request.method,
+            path=scrub(mount.prefix + local),
+            query=scrub(request.query),
+            headers={
+                k: REDACTED if _SECRET_HEADER.fullmatch(k) else scrub(v)
+                for k, v in request.headers.items()
+            },
+            body=body,
+            status=0,
+            service=mount.service.name,
+        )
+        entry = _Entry(logged)
+        with self._lock:
+            self._log.append(entry)
+        return entry
+
+    def _answer(self, entry: _Entry, status: int) -> None:
+        with self._lock:
+            entry.logged = dataclasses.replace(entry.logged, status=status)
+            entry.answered = True
+
+    def _due_fault(self, target: str) -> Fault | None:
+        due = None
+        with self._lock:
+            for state in self._faults:
+                if not state.pattern.search(target):
+                    continue
+                state.seen += 1
+                limit = state.fault.times
+                if (
+                    due is None
+                    and state.seen % state.fault.every == 0
+                    and (limit is None or state.applied < limit)
+                ):
+                    state.applied += 1
+                    due = state.fault
+        return due
+
+
+def _hostname(host: str) -> str:
+    return re.sub(r":\d+$", "", host)
+
+
+def _call(service: Service, route: Route, request: Request) -> Reply:
+    """Run a handler; a bug in a fake answers 500 loudly instead of hanging the client."""
+    try:
+        return route.handler(request)
+    except Exception:
+        traceback.print_exc()
+        return service.error_reply(request, 500, None, "The sandbox failed; see its stderr.")
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    sandbox: Sandbox
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+
+    def track(self, connection: socket.socket, *, alive: bool) -> None:
+        with self._connections_lock:
+            if alive:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+    def close_connections(self) -> None:
+        """Wake connection threads idling on keep-alive so a stopped sandbox leaves no socket."""
+        with self._connections_lock:
+            for connection in self._connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body leave in separate writes; with Nagle on, delayed ACKs add ~40 ms to each.
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.track(self.connection, alive=True)
+
+    def finish(self) -> None:
+        self.server.track(self.connection, alive=False)
+        super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silenced: the sandbox keeps its own, redacted, request log."""
+
+    def _serve(self) -> None:
+        body = self._read_body()
+        reply = self.server.sandbox._exchange(self.command, self.path, dict(self.headers), body)
+        if reply is None:
+            self.close_connection = True
+            return
+        try:
+            self._send(reply)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            parts = []
+            while size := int(self.rfile.readline().split(b";")[0], 16):
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass  # trailer fields
+            return b"".join(parts)
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _send(self, reply: Reply) -> None:
+        self.send_response(reply.status)
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        if reply.chunks is None:
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            self.wfile.write(reply.body)
+            return
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for chunk in reply.chunks:
+            if chunk:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        self.wfile.write(b"0\r\n\r\n")
