@@ -45,11 +45,15 @@ def sequence(*responses):
 
 
 def error(status: int, error_id: str, **headers: str) -> httpx.Response:
-    return httpx.Response(status, json={"id": error_id, "message": f"{error_id} happened"}, headers=headers)
+    return httpx.Response(
+        status, json={"id": error_id, "message": f"{error_id} happened"}, headers=headers
+    )
 
 
 def test_get_is_retried_on_503_and_429_then_succeeds():
-    handler, seen = sequence(error(503, "unavailable"), error(429, "rate_limit"), httpx.Response(200, json={"ok": 1}))
+    handler, seen = sequence(
+        error(503, "unavailable"), error(429, "rate_limit"), httpx.Response(200, json={"ok": 1})
+    )
     assert client(handler).get_json("/apps/x") == {"ok": 1}
     assert len(seen) == 3
 
@@ -79,14 +83,18 @@ def test_post_answered_503_is_ambiguous_and_not_repeated():
 
 
 def test_post_with_lost_response_is_ambiguous_and_not_repeated():
-    handler, seen = sequence(httpx.RemoteProtocolError("Server disconnected without sending a response."))
+    handler, seen = sequence(
+        httpx.RemoteProtocolError("Server disconnected without sending a response.")
+    )
     with pytest.raises(AmbiguousWriteError):
         client(handler).request("POST", "/apps/x/releases", json={"slug": "s"})
     assert len(seen) == 1
 
 
 def test_post_rejected_with_429_is_repeated_because_nothing_happened():
-    handler, seen = sequence(error(429, "rate_limit", **{"Retry-After": "0"}), httpx.Response(201, json={}))
+    handler, seen = sequence(
+        error(429, "rate_limit", **{"Retry-After": "0"}), httpx.Response(201, json={})
+    )
     client(handler).request("POST", "/apps/x/releases", json={"slug": "s"})
     assert len(seen) == 2
 
@@ -104,7 +112,9 @@ def test_connection_failures_exhausted_raise_transport_error():
 
 
 def test_retry_after_is_honoured():
-    handler, seen = sequence(error(429, "rate_limit", **{"Retry-After": "1"}), httpx.Response(200, json={}))
+    handler, seen = sequence(
+        error(429, "rate_limit", **{"Retry-After": "1"}), httpx.Response(200, json={})
+    )
     started = time.monotonic()
     client(handler).get_json("/apps/x")
     assert time.monotonic() - started >= 0.95
@@ -112,7 +122,9 @@ def test_retry_after_is_honoured():
 
 
 def test_a_retry_that_would_pass_the_deadline_is_not_attempted():
-    handler, seen = sequence(error(429, "rate_limit", **{"Retry-After": "60"}), httpx.Response(200, json={}))
+    handler, seen = sequence(
+        error(429, "rate_limit", **{"Retry-After": "60"}), httpx.Response(200, json={})
+    )
     with pytest.raises(RemoteError, match="rate_limit"):
         client(handler, deadline=2).get_json("/apps/x")
     assert len(seen) == 1
@@ -120,7 +132,9 @@ def test_a_retry_that_would_pass_the_deadline_is_not_attempted():
 
 def test_cancellation_interrupts_a_backoff():
     cancel = CancelToken()
-    handler, _ = sequence(error(429, "rate_limit", **{"Retry-After": "30"}), httpx.Response(200, json={}))
+    handler, _ = sequence(
+        error(429, "rate_limit", **{"Retry-After": "30"}), httpx.Response(200, json={})
+    )
     http = client(handler, cancel=cancel)
     cancel.cancel("SIGTERM")
     with pytest.raises(Cancelled):
@@ -145,13 +159,17 @@ def test_low_rate_limit_remaining_slows_requests_down():
 
 
 def test_credentials_go_only_to_our_own_api():
-    handler, seen = sequence(httpx.Response(200, json={}), httpx.Response(200, text="log"))
+    handler, seen = sequence(
+        *[httpx.Response(200, json={})] * 2, *[httpx.Response(200, text="log")] * 2
+    )
     http = client(handler)
     http.get_json("/apps/x")
-    with http.stream("https://streams.example.test/abc?token=t") as response:
-        response.read()
+    http.get_json("https://elsewhere.example.test/apps/x")
+    for url in ("https://streams.example.test/abc?token=t", "https://api.example.test/streams/abc"):
+        with http.stream(url) as response:
+            response.read()
     assert seen[0].headers["Authorization"] == "Bearer SECRET"
-    assert "Authorization" not in seen[1].headers
+    assert ["Authorization" in r.headers for r in seen[1:]] == [False, False, False]
 
 
 def test_errors_never_show_foreign_urls():
@@ -162,7 +180,9 @@ def test_errors_never_show_foreign_urls():
 
 
 def test_non_json_error_bodies_are_reported_by_status_and_type():
-    handler, _ = sequence(httpx.Response(404, text="<html>maintenance</html>", headers={"Content-Type": "text/html"}))
+    handler, _ = sequence(
+        httpx.Response(404, text="<html>maintenance</html>", headers={"Content-Type": "text/html"})
+    )
     with pytest.raises(RemoteError) as caught:
         client(handler).get_json("/apps/x")
     assert caught.value.code == "http_404"

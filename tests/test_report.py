@@ -64,7 +64,16 @@ def test_release_output_of_parallel_targets_never_interleaves(tmp_path):
     remote.finish("A")
     stop_markers = re.compile(r"^::(stop-commands::)?[0-9a-f]{32}(::)?$")
     text = [line for line in out.getvalue().splitlines() if not stop_markers.match(line)]
-    assert text == ["::group::A", "a1", "a2", "::endgroup::", "::group::B", "b1", "b2", "::endgroup::"]
+    assert text == [
+        "::group::A",
+        "a1",
+        "a2",
+        "::endgroup::",
+        "::group::B",
+        "b1",
+        "b2",
+        "::endgroup::",
+    ]
 
 
 def test_markdown_text_neutralises_mentions_links_images_and_html():

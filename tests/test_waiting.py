@@ -64,8 +64,13 @@ def test_cancellation_wakes_a_sleeping_wait_at_once():
     threading.Timer(0.1, cancel.cancel, args=("SIGTERM",)).start()
     started = time.monotonic()
     with pytest.raises(Cancelled, match="SIGTERM"):
-        wait_for(lambda: None, what="x", deadline=Deadline(60), cancel=cancel,
-                 schedule=PollSchedule(first_delay=30))
+        wait_for(
+            lambda: None,
+            what="x",
+            deadline=Deadline(60),
+            cancel=cancel,
+            schedule=PollSchedule(first_delay=30),
+        )
     assert time.monotonic() - started < 1
 
 

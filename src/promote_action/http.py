@@ -183,14 +183,17 @@ class HttpClient:
     def stream(
         self, url: str, headers: Mapping[str, str] | None = None
     ) -> Iterator[httpx.Response]:
-        """Open a long-lived read (release output). Never retried here: callers resume by Range."""
+        """Open a long-lived read of a capability URL (a release output stream).
+
+        The URL itself is the secret: it gets no credentials of ours and is never logged, even
+        when it lives on the API host. Not retried here: callers resume by Range.
+        """
         self.cancel.raise_if_cancelled()
         with self._lock:
             self.requests_sent += 1
-        request_headers = dict(self._headers_for(url))
-        request_headers.update(headers or {})
-        with self._client.stream("GET", self._absolute(url), headers=request_headers) as response:
-            log.debug("GET %s -> %s", self._describe(url), response.status_code)
+        request_headers = {**self.default_headers, **(headers or {})}
+        with self._client.stream("GET", url, headers=request_headers) as response:
+            log.debug("GET <capability URL> -> %s", response.status_code)
             yield response
 
     # -- internals ----------------------------------------------------------------------------

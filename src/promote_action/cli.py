@@ -1,0 +1,147 @@
+"""Entrypoint for the runner (`INPUT_*` variables) and for people (flags): one code path.
+
+`main` gathers settings, masks secrets, builds the platform client and hands everything to the
+operation; errors of any kind become one line, a summary and an exit code here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from promote_action import __version__
+from promote_action.context import RunContext
+from promote_action.errors import EXIT_CANCELLED, Cancelled, PromoteError, UsageError
+from promote_action.heroku.client import HerokuClient
+from promote_action.inputs import OPERATIONS, SECRET_INPUTS, Inputs, env_names, load_inputs
+from promote_action.operations.base import Report, Services
+from promote_action.operations.slug_copy import SlugCopy
+from promote_action.report import markdown as md
+from promote_action.report import summary
+from promote_action.report.workflow import Reporter, install_logging
+from promote_action.waiting import CancelToken, Deadline
+
+log = logging.getLogger("promote_action")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="promote-action",
+        description="Promote tested software to production and prove it is live. Every input "
+        "of action.yml is a flag here; unset flags fall back to INPUT_* variables.",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument("--json", action="store_true", help="print outputs as JSON")
+    parser.add_argument("--debug", action="store_true", help="log every request (no secrets)")
+    for name, info in Inputs.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(flag, dest=name, default="", metavar="VALUE", help=info.description)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["sandbox"]:
+        from promote_action.sandbox import serve_forever  # noqa: PLC0415 - not needed otherwise
+
+        serve_forever()
+        return 0
+    options = build_parser().parse_args(args)
+    overrides = {name: getattr(options, name) for name in Inputs.model_fields}
+    reporter = Reporter(os.environ, json_mode=options.json)
+    install_logging(reporter, debug=options.debug or os.environ.get("RUNNER_DEBUG") == "1")
+    _mask_secret_inputs(reporter, overrides)
+    cancel = CancelToken()
+    _install_signal_handlers(cancel)
+    try:
+        inputs = load_inputs(overrides)
+        if inputs.operation is None:
+            raise UsageError("operation", f"is required; accepted: {', '.join(OPERATIONS)}")
+        services = Services(
+            reporter=reporter,
+            deadline=Deadline(inputs.timeout),
+            cancel=cancel,
+            run=RunContext.from_env(os.environ),
+        )
+        report = run(inputs, services)
+    except PromoteError as exc:
+        report = _error_report(exc)
+    except Exception as exc:
+        log.debug("unexpected error", exc_info=True)
+        report = _error_report(PromoteError(f"unexpected {type(exc).__name__}: {exc}"))
+    _publish(reporter, report)
+    reporter.finish()
+    return report.exit_code
+
+
+def run(inputs: Inputs, services: Services) -> Report:
+    """Plan with read-only calls, then apply unless this is a dry run."""
+    key = inputs.heroku_api_key.get_secret_value() if inputs.heroku_api_key else ""
+    heroku = HerokuClient.connect(
+        inputs.heroku_api_url, key, deadline=services.deadline, cancel=services.cancel
+    )
+    try:
+        operation = SlugCopy(inputs, services, heroku)
+        with services.reporter.group("Plan"):
+            plan = operation.plan()
+            for line in summary.slug_copy_plan_lines(plan):
+                log.info("%s", line)
+            for warning in plan.warnings:
+                log.warning("%s", warning)
+        if inputs.dry_run:
+            return operation.report(plan, None)
+        outcomes = operation.apply(plan)
+        return operation.report(plan, outcomes)
+    finally:
+        heroku.close()
+
+
+def _publish(reporter: Reporter, report: Report) -> None:
+    reporter.set_outputs(report.outputs)
+    reporter.write_summary(report.summary)
+    if report.failure:
+        log.error("%s", report.failure)
+
+
+def _error_report(exc: PromoteError) -> Report:
+    """A run that stopped before applying: nothing was changed, and the summary says why."""
+    status = "cancelled" if isinstance(exc, Cancelled) else "failed"
+    heading = "Input error" if isinstance(exc, UsageError) else "Failed"
+    markdown = (
+        f"## {summary.STATUS_ICONS[status]} promote-action: {heading.lower()}\n\n"
+        f"{md.text(str(exc))}\n\nNothing was changed."
+    )
+    return Report(
+        status=status,
+        outputs={"status": status},
+        summary=markdown,
+        failure=f"{exc} (nothing was changed)",
+        exit_code=exc.exit_code,
+    )
+
+
+def _mask_secret_inputs(reporter: Reporter, overrides: dict[str, str]) -> None:
+    """Before anything else is printed: the raw values, whatever their validity."""
+    for name in SECRET_INPUTS:
+        reporter.mask(overrides.get(name.replace("-", "_")))
+        for variable in env_names(name):
+            reporter.mask(os.environ.get(variable))
+    reporter.mask(os.environ.get("HEROKU_API_KEY"))
+
+
+def _install_signal_handlers(cancel: CancelToken) -> None:
+    """Python as PID 1 in a container ignores SIGTERM without a handler. The first signal
+    stops the waits and lets the run report what it changed; a second one exits at once."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if cancel.cancelled:
+            os._exit(EXIT_CANCELLED)
+        cancel.cancel(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)

@@ -1,0 +1,1 @@
+"""Heroku Platform API: wire format only (models and a client); operations live elsewhere."""

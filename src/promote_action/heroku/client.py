@@ -1,0 +1,129 @@
+"""Heroku Platform API client: requests and typed responses, nothing about waiting or output.
+
+Wire facts (shared/reference/API_NOTES.md section 1): `Accept: application/vnd.heroku+json;
+version=3`, Bearer auth, errors `{"id", "message"}`, Range paging with 206 and `Next-Range`
+sent back verbatim, `RateLimit-Remaining` on every response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import quote
+
+import httpx
+
+from promote_action.heroku.models import App, Release, Slug
+from promote_action.http import HttpClient
+from promote_action.waiting import CancelToken, Deadline
+
+ACCEPT = "application/vnd.heroku+json; version=3"
+NEWEST_FIRST = "version ..; max={max}, order=desc"
+MAX_PAGES = 10
+
+
+def decode_heroku_error(response: httpx.Response) -> tuple[str, str]:
+    """Heroku errors carry a stable `id` to branch on and a human `message`."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"http_{response.status_code}", _non_json(response)
+    if isinstance(body, dict):
+        return str(body.get("id") or f"http_{response.status_code}"), str(body.get("message", ""))
+    return f"http_{response.status_code}", "unexpected error body"
+
+
+def _non_json(response: httpx.Response) -> str:
+    kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+    return f"non-JSON response ({kind})"
+
+
+def _segment(value: str) -> str:
+    """App names and ids are validated, but quote anyway: a path must never be reshaped."""
+    return quote(value, safe="")
+
+
+class HerokuClient:
+    """One instance per run; safe to share between the threads that follow targets."""
+
+    def __init__(self, http: HttpClient) -> None:
+        self.http = http
+
+    @classmethod
+    def connect(
+        cls,
+        api_url: str,
+        api_key: str,
+        *,
+        deadline: Deadline,
+        cancel: CancelToken,
+        transport: httpx.BaseTransport | None = None,
+    ) -> HerokuClient:
+        http = HttpClient(
+            platform="Heroku",
+            base_url=api_url,
+            deadline=deadline,
+            cancel=cancel,
+            decode_error=decode_heroku_error,
+            auth_headers={"Authorization": f"Bearer {api_key}"},
+            default_headers={"Accept": ACCEPT, "User-Agent": "promote-action"},
+            rate_limit_header="RateLimit-Remaining",
+            warning_headers=("Warning-Message", "X-Heroku-Warning"),
+            transport=transport,
+        )
+        return cls(http)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def app(self, app: str) -> App:
+        return App.model_validate(self.http.get_json(f"/apps/{_segment(app)}"))
+
+    def release(self, app: str, release: str) -> Release:
+        """`release` is a release id or a version number: the API accepts either."""
+        path = f"/apps/{_segment(app)}/releases/{_segment(release)}"
+        return Release.model_validate(self.http.get_json(path))
+
+    def newest_releases(self, app: str, *, page_size: int = 10) -> Iterator[Release]:
+        """Releases newest first, a page at a time, so finding a recent one costs one request."""
+        range_header = NEWEST_FIRST.format(max=page_size)
+        for _ in range(MAX_PAGES):
+            response = self.http.request(
+                "GET", f"/apps/{_segment(app)}/releases", headers={"Range": range_header}
+            )
+            for item in response.json():
+                yield Release.model_validate(item)
+            next_range = response.headers.get("Next-Range")
+            if response.status_code != 206 or not next_range:
+                return
+            range_header = next_range
+
+    def current_release(self, app: str) -> Release | None:
+        """The release the app runs now: `current` when the API marks it, else the newest
+        succeeded one (responses from before `current` existed)."""
+        newest_succeeded = None
+        for release in self.newest_releases(app):
+            if release.current:
+                return release
+            if release.current is None and release.status == "succeeded":
+                newest_succeeded = newest_succeeded or release
+        return newest_succeeded
+
+    def slug(self, app: str, slug_id: str) -> Slug:
+        return Slug.model_validate(self.http.get_json(f"/apps/{_segment(app)}/slugs/{slug_id}"))
+
+    def create_release(self, app: str, *, slug_id: str, description: str) -> Release:
+        """POST once; a lost response surfaces as AmbiguousWriteError for the caller to settle."""
+        response = self.http.request(
+            "POST",
+            f"/apps/{_segment(app)}/releases",
+            json={"slug": slug_id, "description": description},
+        )
+        return Release.model_validate(response.json())
+
+    @contextmanager
+    def output_stream(self, url: str, *, offset: int) -> Iterator[httpx.Response]:
+        """The release-phase log. The URL is a capability: it is fetched without our key."""
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        with self.http.stream(url, headers=headers) as response:
+            yield response

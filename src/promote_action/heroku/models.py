@@ -1,0 +1,70 @@
+"""Typed views of the Platform API objects we read (schema: shared/reference), extra fields ignored.
+
+Only the fields the action relies on are declared, and each is optional where the schema or
+older API versions allow it to be missing, so a response from another faithful server still
+parses.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+TERMINAL_RELEASE_STATUSES = frozenset({"succeeded", "failed", "expired"})
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Named(_Model):
+    id: str | None = None
+    name: str | None = None
+
+
+class IdOnly(_Model):
+    id: str
+
+
+class App(_Model):
+    id: str
+    name: str
+    web_url: str | None = None
+    stack: Named | None = None
+    generation: Named | None = None
+
+    @property
+    def is_fir(self) -> bool:
+        """Fir apps run OCI images, not slugs: a slug copy to or from them cannot work."""
+        return bool(self.generation and self.generation.name == "fir")
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"https://dashboard.heroku.com/apps/{self.name}/activity"
+
+
+class Release(_Model):
+    id: str
+    version: int
+    status: str
+    """`pending | succeeded | failed | expired`; any other value is treated as not finished."""
+    current: bool | None = None
+    slug: IdOnly | None = None
+    output_stream_url: str | None = None
+    description: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    @property
+    def slug_id(self) -> str | None:
+        return self.slug.id if self.slug else None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL_RELEASE_STATUSES
+
+
+class Slug(_Model):
+    id: str
+    commit: str | None = None
+    commit_description: str | None = None
+    stack: Named | None = None

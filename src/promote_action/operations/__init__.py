@@ -1,0 +1,1 @@
+"""Operations: each builds a plan from read-only calls, then applies it."""

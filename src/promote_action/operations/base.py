@@ -1,0 +1,40 @@
+"""What every operation shares: the run's services and the shape of its final report."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from promote_action.context import RunContext
+from promote_action.errors import EXIT_CANCELLED, EXIT_FAILURE, EXIT_OK
+from promote_action.report.workflow import Reporter
+from promote_action.waiting import CancelToken, Deadline
+
+
+@dataclass
+class Services:
+    """Handed to an operation instead of globals, so tests and the CLI wire it the same way."""
+
+    reporter: Reporter
+    deadline: Deadline
+    cancel: CancelToken
+    run: RunContext = field(default_factory=RunContext)
+    started: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class Report:
+    """An operation's end state as the CLI publishes it: outputs, summary, exit code."""
+
+    status: str
+    outputs: dict[str, str]
+    summary: str
+    failure: str | None = None
+    """One line naming what failed and what was changed anyway; None on success."""
+    exit_code: int = EXIT_OK
+
+
+def exit_code_for(status: str, failure: str | None) -> int:
+    if status == "cancelled":
+        return EXIT_CANCELLED
+    return EXIT_FAILURE if failure else EXIT_OK
