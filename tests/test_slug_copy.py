@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from conftest import COMMIT, HerokuWorld
+from heroku_schema import validate_request
 from promote_action.sandbox import Fault
-from runner import finish, run_action, start_action
+from runner import ACTION, finish, run_action, start_action
 
 
 def posts(world: HerokuWorld) -> list:
@@ -23,6 +28,7 @@ def test_copies_the_newest_good_slug_to_two_apps_and_reports_each(heroku: Heroku
     run = run_action(heroku.inputs())
 
     assert run.exit_code == 0, run.stdout + run.stderr
+    assert set(run.outputs) == set(ACTION["outputs"]), "every declared output is written"
     assert run.outputs["status"] == "succeeded"
     assert run.outputs["slug-id"] == heroku.slug_id
     assert run.outputs["source-release-version"] == "2"
@@ -301,3 +307,121 @@ def test_no_secret_reaches_any_output_or_the_request_log(heroku: HerokuWorld):
         assert secret not in visible
         assert secret not in log_text
     assert f"::add-mask::{heroku.token}" in run.stdout.splitlines()[0]
+
+
+def test_every_request_is_a_documented_platform_api_call(heroku: HerokuWorld):
+    """Our client must work against any faithful server: only documented routes and bodies,
+    the versioned Accept header, Bearer auth."""
+    heroku.sandbox.heroku.set_release_behaviour(
+        "shop-prod-eu",
+        pending_seconds=0.3,
+        release_phase_lines=["migrate"],
+        stream_delay_seconds=0.05,
+    )
+    run = run_action(heroku.inputs())
+    assert run.exit_code == 0
+    api_requests = [r for r in heroku.sandbox.requests if not r.path.startswith("/streams/")]
+    assert len(api_requests) < len(heroku.sandbox.requests), "the release-phase stream was read"
+    for request in api_requests:
+        validate_request(request.method, request.path, request.body)
+        assert request.headers["Accept"] == "application/vnd.heroku+json; version=3"
+        assert request.headers["Authorization"] == "[REDACTED]"
+    streams = [r for r in heroku.sandbox.requests if r.path.startswith("/streams/")]
+    assert all("Authorization" not in r.headers for r in streams)
+
+
+def wait_for_post(world: HerokuWorld, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not posts(world):
+        assert time.monotonic() < deadline, "the action never created a release"
+        time.sleep(0.02)
+
+
+def test_a_concurrent_deploy_that_replaces_ours_is_not_reported_green(heroku: HerokuWorld):
+    """`succeeded` alone proves nothing: the target must end up running our slug."""
+    heroku.sandbox.heroku.set_release_behaviour("shop-prod-eu", pending_seconds=0.8)
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        process = start_action(heroku.inputs(target_apps="shop-prod-eu"), tmp)
+        wait_for_post(heroku)
+        someone_else = httpx.post(
+            f"{heroku.sandbox.url}/apps/shop-prod-eu/releases",
+            json={"slug": heroku.old_slug_id, "description": "hotfix by hand"},
+            headers={
+                "Accept": "application/vnd.heroku+json; version=3",
+                "Authorization": f"Bearer {heroku.token}",
+            },
+        )
+        assert someone_else.status_code == 201
+        run = finish(process, tmp)
+    assert run.exit_code == 1
+    assert run.outputs["status"] == "failed"
+    assert (
+        f"the release succeeded but the app runs v3 with slug {heroku.old_slug_id}"
+        in run.error_lines()[0]
+    )
+
+
+def test_sigint_is_handled_like_sigterm(heroku: HerokuWorld):
+    heroku.sandbox.heroku.set_release_behaviour("shop-prod-eu", pending_seconds=60)
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        process = start_action(heroku.inputs(target_apps="shop-prod-eu"), tmp)
+        wait_for_post(heroku)
+        process.send_signal(signal.SIGINT)
+        run = finish(process, tmp, timeout=5)
+    assert run.exit_code == 130
+    assert run.outputs["status"] == "cancelled"
+
+
+def test_outside_github_the_cli_takes_flags_and_prints_json(heroku: HerokuWorld):
+    """A person runs the same entrypoint: flags win over INPUT_* variables, results on stdout."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "HEROKU_API_KEY": heroku.token,
+        "INPUT_SOURCE-APP": "no-such-app",
+    }
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "promote_action",
+            "--json",
+            "--operation",
+            "slug-copy",
+            "--heroku-api-url",
+            heroku.sandbox.url,
+            "--source-app",
+            "shop-staging",
+            "--target-apps",
+            "shop-prod-eu",
+            "--timeout",
+            "30s",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    outputs = json.loads(completed.stdout)
+    assert outputs["status"] == "succeeded"
+    assert "::" not in completed.stdout + completed.stderr, "no workflow commands outside Actions"
+    assert heroku.token not in completed.stdout + completed.stderr
+    assert "shop-prod-eu: created release v2" in completed.stderr
+
+
+def test_platform_warnings_become_warning_annotations(heroku: HerokuWorld):
+    heroku.sandbox.add_fault(
+        Fault(
+            match=r"^GET /apps/shop-staging$",
+            headers=(("Warning-Message", "API version 3 is deprecated::soon"),),
+        )
+    )
+    run = run_action(heroku.inputs(target_apps="shop-prod-eu"))
+    assert run.exit_code == 0
+    assert (
+        "::warning title=promote-action::Heroku says: API version 3 is deprecated::soon"
+        in run.stdout
+    )

@@ -63,21 +63,20 @@ class Deadline:
 class PollSchedule:
     """How long to wait before each poll, given how long we have been waiting.
 
-    The interval is a fraction of the time already waited, bounded below and above: a short
-    wait is noticed within `min_interval`, and a long wait costs few requests, because its
-    completion is noticed within `fraction` of the time waited, which is a delay nobody
-    watching a long deploy cares about.
+    The first polls come quickly (`first_delay`, doubling up to `min_interval`) because most
+    waits are short. After that the interval is a `fraction` of the time already waited, up to
+    `max_interval`: completion is always noticed within `fraction` of the wait (or
+    `min_interval`), while a long wait costs few requests.
     """
 
-    first_delay: float = 0.5
+    first_delay: float = 0.25
     min_interval: float = 1.0
     fraction: float = 0.1
     max_interval: float = 30.0
 
     def next_delay(self, waited: float, polls: int) -> float:
-        if polls == 0:
-            return self.first_delay
-        return min(self.max_interval, max(self.min_interval, waited * self.fraction))
+        ramp = min(self.min_interval, self.first_delay * 2.0**polls)
+        return min(self.max_interval, max(ramp, waited * self.fraction))
 
 
 HEROKU_SCHEDULE = PollSchedule()
@@ -90,15 +89,20 @@ def wait_for(
     deadline: Deadline,
     cancel: CancelToken,
     schedule: PollSchedule = HEROKU_SCHEDULE,
+    settle_first: bool = False,
     clock: Callable[[], float] = time.monotonic,
 ) -> T:
     """Call `probe` until it returns a value; raise WaitTimeout or Cancelled otherwise.
 
-    The probe runs once more at the deadline, so a state reached just before it is not reported
-    as a timeout.
+    `settle_first` skips the immediate probe when the caller has just started the change and
+    knows it cannot be finished yet (saves a request per wait). The probe runs once more at
+    the deadline, so a state reached just before it is not reported as a timeout.
     """
     started = clock()
     polls = 0
+    if settle_first:
+        cancel.sleep(min(schedule.first_delay, deadline.remaining()))
+        polls = 1
     while True:
         cancel.raise_if_cancelled()
         result = probe()

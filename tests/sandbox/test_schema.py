@@ -2,91 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import re
 import ssl
 import uuid
-from pathlib import Path
-from typing import Any
 
 import httpx
-from jsonschema import Draft4Validator, FormatChecker
+from jsonschema import Draft4Validator
 
+from heroku_schema import DEFINITIONS, ERROR_SCHEMA, target_schema, validate
 from promote_action.sandbox import Sandbox
-
-SCHEMA = json.loads((Path(__file__).parent / "heroku-platform-api.schema.json").read_text())
-ERROR_SCHEMA = {
-    "type": "object",
-    "required": ["id", "message"],
-    "properties": {
-        "id": {"type": "string", "pattern": "^[a-z_]+$"},
-        "message": {"type": "string", "minLength": 1},
-        "url": {"type": "string"},
-        "resource": {"type": "string"},
-    },
-    "additionalProperties": False,
-}
-
-FORMATS = FormatChecker()
-
-
-@FORMATS.checks("date-time")
-def _is_heroku_timestamp(value: object) -> bool:
-    return not isinstance(value, str) or bool(
-        re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", value)
-    )
-
-
-def _resolvable(ref: str) -> bool:
-    node: Any = SCHEMA
-    for escaped in ref.removeprefix("#/").split("/"):
-        token = escaped.replace("~1", "/").replace("~0", "~")
-        if not isinstance(node, dict) or token not in node:
-            return False
-        node = node[token]
-    return True
-
-
-def _prepare(node: Any) -> Any:
-    """Missing ``$ref`` targets (the subset omits stack, team, ...) become permissive ``{}``;
-    Heroku's ``strictProperties`` becomes what it means: all properties, nothing else."""
-    if isinstance(node, list):
-        return [_prepare(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if "$ref" in node and not _resolvable(node["$ref"]):
-        return {}
-    prepared = {key: _prepare(value) for key, value in node.items()}
-    if prepared.get("strictProperties") and "properties" in prepared:
-        prepared["additionalProperties"] = False
-        prepared["required"] = sorted(prepared["properties"])
-    return prepared
-
-
-DEFINITIONS = _prepare(SCHEMA["definitions"])
-
-
-def _links() -> list[tuple[str, re.Pattern[str], dict[str, Any]]]:
-    links = []
-    for definition in DEFINITIONS.values():
-        for link in definition.get("links", []):
-            if "targetSchema" in link:
-                pattern = re.sub(r"\\\{.*?\\\}", "[^/]+", re.escape(link["href"]))
-                links.append((link["method"], re.compile(pattern), link["targetSchema"]))
-    return links
-
-
-LINKS = _links()
-
-
-def _target_schema(method: str, path: str) -> dict[str, Any]:
-    found = [schema for m, pattern, schema in LINKS if m == method and pattern.fullmatch(path)]
-    assert found, f"the schema documents no {method} {path}"
-    return found[0]
-
-
-def _validate(schema: dict[str, Any], body: Any) -> None:
-    Draft4Validator({"definitions": DEFINITIONS, **schema}, format_checker=FORMATS).validate(body)
 
 
 def test_slug_copy_scenario_bodies_match_the_schema(
@@ -143,10 +66,10 @@ def test_slug_copy_scenario_bodies_match_the_schema(
         assert int(response.headers["RateLimit-Remaining"]) >= 0
         request = response.request
         if response.is_success:
-            schema = _target_schema(request.method, request.url.path)
+            schema = target_schema(request.method, request.url.path)
         else:
             schema = ERROR_SCHEMA
-        _validate(schema, response.json())
+        validate(schema, response.json())
         validated.add((request.method, response.status_code))
     assert validated == {
         ("GET", 200),

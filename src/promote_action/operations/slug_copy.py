@@ -337,7 +337,11 @@ class SlugCopy:
                 return latest if latest.finished else None
 
             first = wait_for(
-                stream_or_finished, what=what, deadline=services.deadline, cancel=services.cancel
+                stream_or_finished,
+                what=what,
+                deadline=services.deadline,
+                cancel=services.cancel,
+                settle_first=True,
             )
             if isinstance(first, Release):
                 return first
@@ -346,7 +350,13 @@ class SlugCopy:
             latest = self.heroku.release(app.id, release.id)
             return latest if latest.finished else None
 
-        return wait_for(finished, what=what, deadline=services.deadline, cancel=services.cancel)
+        return wait_for(
+            finished,
+            what=what,
+            deadline=services.deadline,
+            cancel=services.cancel,
+            settle_first=not release.output_stream_url,
+        )
 
     def _output_line(self, outcome: TargetOutcome, line: str) -> None:
         outcome.output_tail = [*outcome.output_tail[-(OUTPUT_TAIL - 1) :], line]

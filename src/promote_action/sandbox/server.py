@@ -13,10 +13,11 @@ import dataclasses
 import json
 import re
 import socket
+import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
@@ -54,6 +55,8 @@ class Fault:
     times: int | None = None
     delay_seconds: float = 0.0
     drop_response: bool = False
+    headers: tuple[tuple[str, str], ...] = ()
+    """Added to whatever answer goes out, e.g. a platform ``Warning-Message``."""
 
     def __post_init__(self) -> None:
         re.compile(self.match)
@@ -77,6 +80,8 @@ class LoggedRequest:
     body: Any
     status: int
     service: str
+    received_at: float = field(default=0.0, compare=False)
+    """time.monotonic() on arrival: benchmarks time the action against the fake's clock."""
 
     @property
     def is_write(self) -> bool:
@@ -255,6 +260,8 @@ class Sandbox:
             reply = mount.service.error_reply(request, 404, None, None)
         else:
             reply = _call(mount.service, route, request)
+        if fault is not None and fault.headers:
+            reply = reply.with_headers(*fault.headers)
         dropped = fault is not None and fault.drop_response
         self._answer(entry, 0 if dropped else reply.status)
         return None if dropped else reply
@@ -288,6 +295,7 @@ class Sandbox:
             body=body,
             status=0,
             service=mount.service.name,
+            received_at=time.monotonic(),
         )
         entry = _Entry(logged)
         with self._lock:
@@ -345,6 +353,13 @@ class _Server(ThreadingHTTPServer):
                 self._connections.add(connection)
             else:
                 self._connections.discard(connection)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that exits with keep-alive connections open resets them: that is normal
+        for a CLI, not a sandbox failure worth a traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         """Wake connection threads idling on keep-alive so a stopped sandbox leaves no socket."""
