@@ -14,13 +14,11 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
-from promote_action import __version__
+from promote_action import __version__, operations
 from promote_action.context import RunContext
 from promote_action.errors import EXIT_CANCELLED, Cancelled, PromoteError, UsageError
-from promote_action.heroku.client import HerokuClient
 from promote_action.inputs import OPERATIONS, SECRET_INPUTS, Inputs, env_names, load_inputs
 from promote_action.operations.base import Report, Services
-from promote_action.operations.slug_copy import SlugCopy
 from promote_action.report import markdown as md
 from promote_action.report import summary
 from promote_action.report.workflow import Reporter, install_logging
@@ -81,24 +79,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(inputs: Inputs, services: Services) -> Report:
     """Plan with read-only calls, then apply unless this is a dry run."""
-    key = inputs.heroku_api_key.get_secret_value() if inputs.heroku_api_key else ""
-    heroku = HerokuClient.connect(
-        inputs.heroku_api_url, key, deadline=services.deadline, cancel=services.cancel
-    )
+    operation = operations.create(inputs, services)
     try:
-        operation = SlugCopy(inputs, services, heroku)
         with services.reporter.group("Plan"):
             plan = operation.plan()
-            for line in summary.slug_copy_plan_lines(plan):
-                log.info("%s", line)
-            for warning in plan.warnings:
-                log.warning("%s", warning)
         if inputs.dry_run:
             return operation.report(plan, None)
-        outcomes = operation.apply(plan)
-        return operation.report(plan, outcomes)
+        return operation.report(plan, operation.apply(plan))
     finally:
-        heroku.close()
+        operation.close()
 
 
 def _publish(reporter: Reporter, report: Report) -> None:

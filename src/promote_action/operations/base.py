@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from promote_action.context import RunContext
 from promote_action.errors import EXIT_CANCELLED, EXIT_FAILURE, EXIT_OK
 from promote_action.report.workflow import Reporter
 from promote_action.waiting import CancelToken, Deadline
+
+PlanT = TypeVar("PlanT")
+OutcomeT = TypeVar("OutcomeT")
 
 
 @dataclass
@@ -38,3 +42,21 @@ def exit_code_for(status: str, failure: str | None) -> int:
     if status == "cancelled":
         return EXIT_CANCELLED
     return EXIT_FAILURE if failure else EXIT_OK
+
+
+class Operation(Protocol[PlanT, OutcomeT]):
+    """Plan with read-only calls, then apply the plan; both feed one report.
+
+    The plan is the single description of the change: the dry run reports it, apply executes
+    exactly it, and the summary shows it next to what happened. `plan` logs what it found.
+    """
+
+    name: str
+
+    def plan(self) -> PlanT: ...
+
+    def apply(self, plan: PlanT) -> OutcomeT: ...
+
+    def report(self, plan: PlanT, outcome: OutcomeT | None) -> Report: ...
+
+    def close(self) -> None: ...

@@ -13,7 +13,8 @@ from promote_action.report import markdown as md
 from promote_action.waiting import format_duration
 
 if TYPE_CHECKING:
-    from promote_action.operations.slug_copy import SlugCopyPlan, TargetOutcome
+    from promote_action.operations.heroku_releases import TargetOutcome
+    from promote_action.operations.slug_copy import SlugCopyPlan
 
 STATUS_ICONS = {
     "succeeded": "✅",

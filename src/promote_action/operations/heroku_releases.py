@@ -1,0 +1,391 @@
+"""What the Heroku operations share: resolving apps and releases for a plan, and following new
+releases on many targets at once until they are live and verified.
+
+slug-copy creates the releases itself, pipeline-promote gets them from a promotion; from the
+moment a target has a release, both follow it the same way: stream the release-phase log,
+poll until the release is finished, then prove the app runs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+from pydantic import BaseModel
+
+from promote_action.errors import (
+    Cancelled,
+    PromoteError,
+    RemoteError,
+    UsageError,
+    VerificationError,
+    WaitTimeout,
+)
+from promote_action.heroku.client import HerokuClient
+from promote_action.heroku.models import App, Release
+from promote_action.inputs import Inputs
+from promote_action.operations.base import Services
+from promote_action.report.summary import compact_json
+from promote_action.waiting import wait_for
+
+log = logging.getLogger("promote_action.heroku")
+
+OUTPUT_TAIL = 20
+"""Release-phase lines kept per target for the summary of a failure."""
+
+SETTLED_OK = frozenset({"succeeded", "unchanged", "created"})
+
+
+class AppRef(BaseModel):
+    id: str
+    name: str
+    web_url: str | None = None
+
+    @classmethod
+    def of(cls, app: App) -> AppRef:
+        return cls(id=app.id, name=app.name, web_url=app.web_url)
+
+
+class TargetPlan(BaseModel):
+    """A target as found before any write: what it runs now."""
+
+    app: AppRef
+    current_release_id: str | None
+    current_version: int | None
+    current_slug_id: str | None
+    stack: str | None
+    change: bool = True
+    """False when the target already runs what would be deployed: nothing to do."""
+
+
+@dataclass
+class TargetOutcome:
+    """Progress of one target; written by its worker thread, read by the reporter."""
+
+    plan: TargetPlan
+    status: str = "not-started"
+    release: Release | None = None
+    error: str | None = None
+    output_tail: list[str] = field(default_factory=list)
+    started: float | None = None
+    finished: float | None = None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started is None:
+            return None
+        return (self.finished or time.monotonic()) - self.started
+
+    @property
+    def log_title(self) -> str:
+        version = f" v{self.release.version}" if self.release else ""
+        return f"Release phase: {self.plan.app.name}{version}"
+
+
+def connect(inputs: Inputs, services: Services) -> HerokuClient:
+    key = inputs.heroku_api_key.get_secret_value() if inputs.heroku_api_key else ""
+    return HerokuClient.connect(
+        inputs.heroku_api_url, key, deadline=services.deadline, cancel=services.cancel
+    )
+
+
+# -- planning ------------------------------------------------------------------------------------
+
+
+def resolve_app(heroku: HerokuClient, input_name: str, name: str, *, slugs: bool = True) -> App:
+    """A 404 means the input names an app that does not exist: a usage error (exit 2)."""
+    try:
+        app = heroku.app(name)
+    except RemoteError as exc:
+        if exc.code == "not_found":
+            raise UsageError(input_name, f"app '{name}' not found ({exc})") from None
+        raise
+    if slugs and app.is_fir:
+        raise UsageError(
+            input_name, f"app '{app.name}' is a Fir app: it runs OCI images, not slugs"
+        )
+    return app
+
+
+def pinned_release(heroku: HerokuClient, app: App, pinned: str) -> Release:
+    """The release the user pinned (`release` input) must exist, have succeeded, have a slug."""
+    try:
+        release = heroku.release(app.id, pinned)
+    except RemoteError as exc:
+        if exc.code == "not_found":
+            raise UsageError(
+                "release", f"release {pinned} not found on {app.name} ({exc})"
+            ) from None
+        raise
+    if release.status != "succeeded":
+        raise UsageError(
+            "release",
+            f"release v{release.version} of {app.name} is {release.status}, "
+            "only a succeeded release can be deployed",
+        )
+    if not release.slug_id:
+        raise UsageError("release", no_slug(app, release))
+    return release
+
+
+def no_slug(app: App, release: Release) -> str:
+    return (
+        f"release v{release.version} of {app.name} has no slug (a container or Fir release); "
+        "only apps built with buildpacks can be promoted this way"
+    )
+
+
+def target_plan(heroku: HerokuClient, app: App, *, deploys_slug: str | None) -> TargetPlan:
+    current = heroku.current_release(app.id)
+    return TargetPlan(
+        app=AppRef.of(app),
+        current_release_id=current.id if current else None,
+        current_version=current.version if current else None,
+        current_slug_id=current.slug_id if current else None,
+        stack=app.stack.name if app.stack else None,
+        change=not (current and deploys_slug and current.slug_id == deploys_slug),
+    )
+
+
+# -- following releases --------------------------------------------------------------------------
+
+
+class ReleaseFollower:
+    """Follows one release per target to a verified end state."""
+
+    def __init__(self, heroku: HerokuClient, services: Services) -> None:
+        self.heroku = heroku
+        self.services = services
+
+    def settle(self, outcome: TargetOutcome, release: Release, slug_id: str) -> None:
+        """Wait for `release`, then require that the target runs it; sets the outcome."""
+        outcome.release = release
+        outcome.status = "pending"
+        final = self.follow(outcome, release)
+        outcome.release = final
+        if final.status != "succeeded":
+            outcome.status = "failed"
+            outcome.error = failure_text(final, outcome.output_tail)
+            return
+        self.verify(outcome.plan.app, slug_id)
+        outcome.status = "succeeded"
+
+    def follow(self, outcome: TargetOutcome, release: Release) -> Release:
+        """Read the release-phase log while it runs (one long request instead of many polls),
+        then poll the release until it is finished, with a fresh fast schedule because the
+        end is near once the log has closed."""
+        app = outcome.plan.app
+        services = self.services
+        what = f"release v{release.version} on {app.name}"
+
+        def finished() -> Release | None:
+            latest = self.heroku.release(app.id, release.id)
+            return latest if latest.finished else None
+
+        if release.output_stream_url:
+            services.reporter.mask(release.output_stream_url)
+            stream = ReleaseStream(self.heroku, release.output_stream_url)
+
+            def stream_or_finished() -> Release | bool | None:
+                if stream.read(lambda line: self._output_line(outcome, line)):
+                    return True
+                return finished()
+
+            first = wait_for(
+                stream_or_finished,
+                what=what,
+                deadline=services.deadline,
+                cancel=services.cancel,
+                settle_first=True,
+            )
+            if isinstance(first, Release):
+                return first
+        return wait_for(
+            finished,
+            what=what,
+            deadline=services.deadline,
+            cancel=services.cancel,
+            settle_first=not release.output_stream_url,
+        )
+
+    def verify(self, app: AppRef, slug_id: str) -> None:
+        """`succeeded` is the platform's word; the current release carrying our slug is proof."""
+        current = self.heroku.current_release(app.id)
+        if current is None or current.slug_id != slug_id:
+            running = f"v{current.version} with slug {current.slug_id}" if current else "nothing"
+            raise VerificationError(
+                f"{app.name}: the release succeeded but the app runs {running}, not slug {slug_id}"
+            )
+
+    def _output_line(self, outcome: TargetOutcome, line: str) -> None:
+        outcome.output_tail = [*outcome.output_tail[-(OUTPUT_TAIL - 1) :], line]
+        self.services.reporter.remote.line(outcome.log_title, line)
+
+
+class ReleaseStream:
+    """The release-phase log, resumable: after a dropped connection it continues from the last
+    byte received (`Range: bytes=N-`), so no line is shown twice or lost."""
+
+    def __init__(self, heroku: HerokuClient, url: str) -> None:
+        self.heroku = heroku
+        self.url = url
+        self.offset = 0
+        self._partial = b""
+        self._event_stream = False
+
+    def read(self, on_line: Callable[[str], None]) -> bool:
+        """True once the log has ended; False if it is not available yet or broke off."""
+        try:
+            with self.heroku.output_stream(self.url, offset=self.offset) as response:
+                if response.status_code not in (200, 206):
+                    return False
+                self._event_stream = "event-stream" in response.headers.get("Content-Type", "")
+                for chunk in response.iter_bytes():
+                    self.offset += len(chunk)
+                    *lines, self._partial = (self._partial + chunk).split(b"\n")
+                    for raw in lines:
+                        self._emit(raw, on_line)
+        except httpx.TransportError:
+            return False
+        if self._partial:
+            self._emit(self._partial, on_line)
+            self._partial = b""
+        return True
+
+    def _emit(self, raw: bytes, on_line: Callable[[str], None]) -> None:
+        text = raw.decode("utf-8", errors="replace").rstrip("\r")
+        if self._event_stream:
+            if not text.startswith("data:"):
+                return
+            text = text[5:].removeprefix(" ")
+        on_line(text)
+
+
+def failure_text(release: Release, tail: list[str]) -> str:
+    if release.status == "expired":
+        return f"release v{release.version} expired"
+    last = next((line for line in reversed(tail) if line.strip()), None)
+    detail = f": {last.strip()}" if last else ""
+    return f"release v{release.version} {release.status} (release command failed){detail}"
+
+
+def run_per_target(
+    services: Services,
+    outcomes: list[TargetOutcome],
+    work: Callable[[TargetOutcome], None],
+) -> None:
+    """Run `work` for every changing target in its own thread and wait for all of them.
+
+    Failures are recorded on the outcome, never raised. The main thread stays free for the
+    signal handler; after a cancellation or the deadline, workers get a grace second and are
+    then abandoned, their targets marked cancelled or timed-out, so the run can report.
+    """
+
+    def guarded(outcome: TargetOutcome) -> None:
+        outcome.started = time.monotonic()
+        try:
+            work(outcome)
+        except Cancelled:
+            outcome.status = "cancelled"
+        except WaitTimeout as exc:
+            outcome.status = "timed-out"
+            outcome.error = str(exc)
+        except PromoteError as exc:
+            outcome.status = "failed"
+            outcome.error = str(exc)
+        finally:
+            outcome.finished = time.monotonic()
+
+    workers = []
+    for outcome in outcomes:
+        if not outcome.plan.change:
+            outcome.status = "unchanged"
+            continue
+        worker = threading.Thread(
+            target=guarded, args=(outcome,), name=f"target-{outcome.plan.app.name}", daemon=True
+        )
+        worker.start()
+        workers.append(worker)
+    grace_until: float | None = None
+    for worker in workers:
+        while worker.is_alive():
+            worker.join(0.05)
+            if services.cancel.cancelled or services.deadline.expired():
+                grace_until = grace_until or time.monotonic() + 1.0
+                if time.monotonic() > grace_until:
+                    break
+    for outcome in outcomes:
+        services.reporter.remote.finish(outcome.log_title)
+        if outcome.status in ("pending", "not-started"):
+            outcome.status = "cancelled" if services.cancel.cancelled else "timed-out"
+
+
+# -- reporting -----------------------------------------------------------------------------------
+
+
+def overall_status(outcomes: list[TargetOutcome]) -> str:
+    statuses = {o.status for o in outcomes}
+    for status in ("cancelled", "failed", "timed-out"):
+        if status in statuses:
+            return status
+    if statuses == {"unchanged"}:
+        return "unchanged"
+    if "created" in statuses:
+        return "created"
+    return "succeeded"
+
+
+def failure_line(outcomes: list[TargetOutcome]) -> str | None:
+    """One line: what failed, and what was changed anyway (nothing partial left silently)."""
+    bad = [o for o in outcomes if o.status not in SETTLED_OK]
+    if not bad:
+        return None
+    changed = [
+        f"{o.plan.app.name} v{o.release.version} ({o.status})" for o in outcomes if o.release
+    ]
+    reasons = "; ".join(f"{o.plan.app.name}: {o.error or o.status}" for o in bad)
+    return f"{reasons}. Releases created: {', '.join(changed) or 'none'}"
+
+
+def target_results(
+    targets: list[TargetPlan], outcomes: list[TargetOutcome] | None
+) -> list[dict[str, object]]:
+    """The `result` output's per-target entries; planned targets when nothing ran."""
+    by_app = {o.plan.app.id: o for o in outcomes or []}
+    results: list[dict[str, object]] = []
+    for target in targets:
+        outcome = by_app.get(target.app.id)
+        release = outcome.release if outcome else None
+        duration = outcome.duration if outcome else None
+        planned = "planned" if target.change else "unchanged"
+        results.append(
+            {
+                "app": target.app.name,
+                "app_id": target.app.id,
+                "status": outcome.status if outcome else planned,
+                "release_id": release.id if release else None,
+                "release_version": release.version if release else None,
+                "previous_version": target.current_version,
+                "error": outcome.error if outcome else None,
+                "duration_seconds": round(duration, 3) if duration is not None else None,
+            }
+        )
+    return results
+
+
+def per_target_outputs(outcomes: list[TargetOutcome]) -> dict[str, str]:
+    """Scalars for the common single-target case; a JSON object by app name otherwise."""
+    released = [(o.plan.app.name, o.release) for o in outcomes if o.release]
+    if not released:
+        return {"release-id": "", "release-version": ""}
+    if len(outcomes) == 1:
+        release = released[0][1]
+        return {"release-id": release.id, "release-version": str(release.version)}
+    return {
+        "release-id": compact_json({name: r.id for name, r in released}),
+        "release-version": compact_json({name: r.version for name, r in released}),
+    }
