@@ -30,13 +30,23 @@ check-action: $(STAMP)
 	$(BIN)/zizmor --offline .
 	$(BIN)/hadolint Dockerfile
 
-unit: $(STAMP)
+# The official Heroku CLI, pinned, for tests/sandbox/test_official_cli.py: it proves the sandbox
+# speaks Heroku's wire format to a client we did not write.
+HEROKU_CLI_VERSION := 11.10.0
+HEROKU_CLI_STAMP := .tools/heroku-cli/.installed-$(HEROKU_CLI_VERSION)
+
+$(HEROKU_CLI_STAMP):
+	npm install --prefix .tools/heroku-cli --no-audit --no-fund --loglevel=error heroku@$(HEROKU_CLI_VERSION)
+	touch $(HEROKU_CLI_STAMP)
+
+unit: $(STAMP) $(HEROKU_CLI_STAMP)
 	$(BIN)/pytest -n 2
 
 test: lint typecheck check-action unit
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/slug_copy.py
+	$(BIN)/python benchmarks/pipeline_promote.py --long
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tools .mypy_cache .pytest_cache .ruff_cache

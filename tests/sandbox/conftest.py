@@ -51,6 +51,36 @@ def world(sandbox: Sandbox) -> World:
     return World(token, other, slugs, foreign_slug)
 
 
+@dataclass(frozen=True)
+class PipelineWorld:
+    """``world`` coupled into one pipeline: dev-app -> staging-app -> prod-app, prod-app-two."""
+
+    pipeline_id: str
+    ids: dict[str, str]
+    """App name -> id, for building promotion bodies."""
+
+
+@pytest.fixture
+def pipeline(sandbox: Sandbox, world: World) -> PipelineWorld:
+    h = sandbox.heroku
+    h.add_app("dev-app", owner_token=world.token)
+    h.add_app("prod-app-two", owner_token=world.token)
+    h.add_release("prod-app-two", slug_id=world.staging_slugs[0])
+    h.set_release_behaviour("prod-app-two", pending_seconds=0.15)
+    shop = h.add_pipeline("shop", owner_token=world.token)
+    stages = {
+        "dev-app": "development",
+        "staging-app": "staging",
+        "prod-app": "production",
+        "prod-app-two": "production",
+    }
+    for app, stage in stages.items():
+        h.couple(app, shop.id, stage)
+    h.set_promotion_behaviour(pending_seconds=0.05)
+    names = [*stages, "foreign-app", "container-app"]
+    return PipelineWorld(shop.id, {name: h.app(name).id for name in names})
+
+
 @pytest.fixture(scope="session")
 def tls() -> ssl.SSLContext:
     """Shared because every httpx client would otherwise spend ~40 ms building its own."""
@@ -83,5 +113,22 @@ def settle() -> Callable[[httpx.Client, str, str], dict[str, object]]:
                 return release
             time.sleep(0.02)
         raise AssertionError(f"release {release_id} still pending")
+
+    return wait
+
+
+@pytest.fixture
+def finish() -> Callable[[httpx.Client, str], list[dict[str, object]]]:
+    """Poll a promotion's targets until none is pending, as the official CLI does."""
+
+    def wait(client: httpx.Client, promotion_id: str) -> list[dict[str, object]]:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            response = client.get(f"/pipeline-promotions/{promotion_id}/promotion-targets")
+            targets: list[dict[str, object]] = response.json()
+            if all(t["status"] != "pending" for t in targets):
+                return targets
+            time.sleep(0.02)
+        raise AssertionError(f"promotion {promotion_id} still pending")
 
     return wait

@@ -70,3 +70,28 @@ def test_writes_exclude_reads_and_method_overridden_posts(
     assert [(w.method, w.status) for w in writes] == [("POST", 201)]
     assert writes[0].body == {"slug": world.staging_slugs[2]}
     assert json.loads(writes[0].line().split(" body=", 1)[1]) == writes[0].body
+
+
+def test_promotion_releases_stream_secrets_are_scrubbed_too(
+    http: httpx.Client, sandbox: Sandbox, api: httpx.Client, pipeline, finish
+) -> None:
+    """A promotion's releases are written lazily; their stream secrets must still be known to
+    the log's scrubber by the time anyone can learn them."""
+    sandbox.heroku.set_release_behaviour(
+        "prod-app", pending_seconds=0.05, release_phase_lines=["ok"], stream_delay_seconds=0
+    )
+    body = {
+        "pipeline": {"id": pipeline.pipeline_id},
+        "source": {"app": {"id": pipeline.ids["staging-app"]}},
+        "targets": [{"app": {"id": pipeline.ids["prod-app"]}}],
+    }
+    promotion = api.post("/pipeline-promotions", json=body).json()
+    (target,) = finish(api, promotion["id"])
+    release = api.get(f"/apps/prod-app/releases/{target['release']['id']}").json()
+    secret = release["output_stream_url"].rsplit("/", 1)[1]
+    assert http.get(release["output_stream_url"]).text == "ok\n"
+    text = sandbox.request_log_text()
+    assert secret not in text
+    assert "HRKU-" not in text
+    assert "GET /streams/[REDACTED]" in text
+    assert sandbox.writes()[0].body == body

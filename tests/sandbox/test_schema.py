@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import ssl
 import uuid
 
 import httpx
 from jsonschema import Draft4Validator
 
-from heroku_schema import DEFINITIONS, ERROR_SCHEMA, target_schema, validate
+from heroku_schema import DEFINITIONS, ERROR_SCHEMA, target_schema, validate, validate_request
 from promote_action.sandbox import Sandbox
 
 
@@ -82,6 +83,93 @@ def test_slug_copy_scenario_bodies_match_the_schema(
         ("GET", 416),
     }
     assert len(seen) >= 20
+
+
+def test_pipeline_scenario_bodies_match_the_schema(
+    sandbox: Sandbox, world, pipeline, finish, tls: ssl.SSLContext
+) -> None:
+    """Every pipeline route, both target modes and a failed target; the CLI's undocumented
+    ``/filters/apps`` and the 300 for an ambiguous name are checked against app and pipeline."""
+    h = sandbox.heroku
+    h.add_pipeline("shop", owner_token=world.token)
+    h.add_app("review-app", owner_token=world.token)
+    seen: list[httpx.Response] = []
+    headers = {
+        "Accept": "application/vnd.heroku+json; version=3.pipelines",
+        "Authorization": f"Bearer {world.token}",
+    }
+    ids = pipeline.ids
+    promotion_body = {
+        "pipeline": {"id": pipeline.pipeline_id},
+        "source": {"app": {"id": ids["staging-app"]}},
+        "targets": [{"app": {"id": ids["prod-app"]}}, {"app": {"id": ids["prod-app-two"]}}],
+    }
+    coupling_body = {"app": "review-app", "pipeline": pipeline.pipeline_id, "stage": "review"}
+    with httpx.Client(
+        base_url=sandbox.url, headers=headers, verify=tls, event_hooks={"response": [seen.append]}
+    ) as api:
+        coupling = api.get("/apps/staging-app/pipeline-couplings").json()
+        assert coupling["pipeline"]["name"] == "shop", "sent although the schema lists only id"
+        api.get(f"/pipelines/{pipeline.pipeline_id}/pipeline-couplings")
+        api.get(f"/pipelines/{pipeline.pipeline_id}")
+        api.get("/pipelines")
+        api.get("/pipelines", params={"eq[name]": "shop"})
+        api.get("/pipeline-couplings")
+        api.get(f"/pipeline-couplings/{coupling['id']}")
+        api.post("/pipeline-couplings", json=coupling_body)
+        assert api.get("/pipelines/shop").status_code == 300
+        api.post("/filters/apps", json={"in": {"id": list(ids.values())}})
+        promotion = api.post("/pipeline-promotions", json=promotion_body).json()
+        api.get(f"/pipeline-promotions/{promotion['id']}")
+        api.get(f"/pipeline-promotions/{promotion['id']}/promotion-targets")
+        finish(api, promotion["id"])
+        api.get(f"/pipeline-promotions/{promotion['id']}")
+        h.set_promotion_behaviour(pending_seconds=0.02, target_waits_for_release=True)
+        h.fail_promotion_target("prod-app", "User does not have access to that app")
+        h.set_release_behaviour("prod-app-two", pending_seconds=0.05, outcome="failed")
+        failing = api.post("/pipeline-promotions", json=promotion_body).json()
+        targets = finish(api, failing["id"])
+        assert {t["status"] for t in targets} == {"failed"}
+        api.get(f"/pipeline-promotions/{failing['id']}")
+        api.get("/apps/container-app/pipeline-couplings")
+        api.get("/pipelines/no-such-pipeline")
+        api.post("/pipeline-promotions", json={**promotion_body, "targets": []})
+        api.post(
+            "/pipeline-promotions",
+            json={**promotion_body, "targets": [{"app": {"id": ids["foreign-app"]}}]},
+        )
+
+    validated = set()
+    for response in seen:
+        request = response.request
+        response.read()
+        assert response.headers["Content-Type"] == "application/json"
+        if request.method == "POST" and request.url.path != "/filters/apps":
+            validate_request(request.method, request.url.path, json.loads(request.content))
+        if response.status_code == 300:
+            schema = {"type": "array", "items": {"$ref": "#/definitions/pipeline"}}
+        elif request.url.path == "/filters/apps":
+            schema = {"type": "array", "items": {"$ref": "#/definitions/app"}}
+        elif response.is_success:
+            schema = target_schema(request.method, request.url.path)
+        else:
+            schema = ERROR_SCHEMA
+        validate(schema, response.json())
+        validated.add((request.method, request.url.path.split("/")[1], response.status_code))
+    assert validated >= {
+        ("GET", "apps", 200),
+        ("GET", "apps", 404),
+        ("GET", "pipelines", 200),
+        ("GET", "pipelines", 300),
+        ("GET", "pipelines", 404),
+        ("GET", "pipeline-couplings", 200),
+        ("POST", "pipeline-couplings", 201),
+        ("POST", "filters", 200),
+        ("POST", "pipeline-promotions", 201),
+        ("POST", "pipeline-promotions", 403),
+        ("POST", "pipeline-promotions", 422),
+        ("GET", "pipeline-promotions", 200),
+    }
 
 
 def test_strict_properties_are_enforced_by_the_test_schema() -> None:

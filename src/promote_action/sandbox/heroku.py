@@ -5,6 +5,11 @@ A release's whole life (pending until a deadline, then its outcome; its release-
 their timing) is fixed when it is created, so its state at any instant is a pure function of the
 monotonic clock: no timer thread can lag behind a poll, and a GET after the deadline always sees
 the terminal state.
+
+A pipeline promotion is scripted the same way: when it is accepted, each target's fate (when its
+release appears, whether it fails) is fixed. The release a target gets is written into the app's
+history lazily, by the first call that looks at the fake after that instant, and dated to that
+instant, so release versions stay in creation order and every observer sees the same history.
 """
 
 from __future__ import annotations
@@ -23,15 +28,21 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.client import responses
-from typing import Any, Literal
+from typing import Any, Literal, get_args
+from urllib.parse import parse_qs
 
 from .routing import Handler, Reply, Request, Route
 
 Outcome = Literal["succeeded", "failed", "expired"]
 Status = Literal["pending", "succeeded", "failed", "expired"]
 Generation = Literal["cedar", "fir"]
+Stage = Literal["test", "review", "development", "staging", "production"]
+TargetStatus = Literal["pending", "succeeded", "failed"]
+PromotionStatus = Literal["pending", "completed"]
 
 _APP_NAME = re.compile(r"[a-z][a-z0-9-]{1,28}[a-z0-9]")
+_PIPELINE_NAME = re.compile(r"[a-z][a-z0-9-]{2,29}")
+_STAGES: tuple[Stage, ...] = get_args(Stage)
 _API_VERSION = re.compile(r"3(\.[a-z-]+)?")
 _BYTE_OFFSET = re.compile(r"bytes=(\d+)-")
 # <field> [<]>]<start>..<end>[<[>][; max=N][, order=asc|desc]: the Dev Center grammar, with
@@ -43,6 +54,9 @@ _RANGE = re.compile(
 _DEFAULT_PAGE = 200
 _MAX_PAGE = 1000
 _FAILED_RELEASE_LINE = "release command failed: exit status 1"
+# error_message of a promotion target whose release did not succeed (heroku/cli#1600).
+_TARGET_RELEASE_FAILED = "release command failed"
+_TARGET_RELEASE_EXPIRED = "release expired"
 _STABLE_IDS = uuid.UUID("5b1e7a52-8d0c-4a53-9a55-0d7c2f8f1e3a")
 
 _NO_ENDPOINT = (
@@ -130,6 +144,52 @@ class Release:
 
 
 @dataclass(frozen=True)
+class Pipeline:
+    """Names are not unique on Heroku, so tests can seed two pipelines with the same one."""
+
+    id: str
+    name: str
+    owner: User
+    generation: Generation
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Coupling:
+    id: str
+    app: App
+    pipeline: Pipeline
+    stage: Stage
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PromotionTarget:
+    """One target as the API would show it at one instant."""
+
+    id: str
+    app_id: str
+    app_name: str
+    release_id: str | None
+    status: TargetStatus
+    error_message: str | None
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """A promotion as the API would show it at one instant; ``completed`` is not success."""
+
+    id: str
+    pipeline_id: str
+    source_app_id: str
+    source_release_id: str
+    status: PromotionStatus
+    targets: tuple[PromotionTarget, ...]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
 class _Stream:
     url: str
     opens_at: float
@@ -162,6 +222,53 @@ class _Behaviour:
     outcome: Status = "succeeded"
     release_phase_lines: tuple[str, ...] | None = None
     stream_delay_seconds: float = 0.1
+
+
+@dataclass(frozen=True)
+class _PromotionBehaviour:
+    pending_seconds: float = 0.5
+    target_waits_for_release: bool = False
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A target's whole script, fixed on acceptance like a release's."""
+
+    id: str
+    app: App
+    release_at: float
+    failure: str | None
+    waits_for_release: bool
+    release_behaviour: _Behaviour
+
+
+@dataclass(frozen=True)
+class _PromotionRecord:
+    id: str
+    pipeline: Pipeline
+    source_app: App
+    source_release_id: str
+    slug_id: str
+    description: str
+    user: User
+    base_url: str
+    created_wall: datetime
+    created_mono: float
+    targets: tuple[_Target, ...]
+
+    def wall(self, mono: float) -> datetime:
+        """The wall-clock time of a monotonic instant, to date what the lazy clock decided."""
+        return (self.created_wall + timedelta(seconds=mono - self.created_mono)).replace(
+            microsecond=0
+        )
+
+
+@dataclass(frozen=True)
+class _TargetState:
+    status: TargetStatus
+    release_id: str | None
+    error_message: str | None
+    settled_at: float | None
 
 
 @dataclass(frozen=True)
@@ -213,6 +320,14 @@ class FakeHeroku:
         self._two_factor: set[str] = set()
         self._rate_limit = _RateLimit()
         self._buckets: dict[str, _Bucket] = {}
+        self._pipelines: dict[str, Pipeline] = {}
+        self._couplings: dict[str, Coupling] = {}
+        self._promotions: dict[str, _PromotionRecord] = {}
+        self._promotion_behaviour = _PromotionBehaviour()
+        self._target_failures: dict[str, str] = {}
+        # Targets whose release is not yet written into the target app's history.
+        self._unreleased: list[tuple[_PromotionRecord, _Target]] = []
+        self._target_releases: dict[str, _Record] = {}
 
     # Seeding and inspection, for tests and demos.
 
@@ -280,6 +395,7 @@ class FakeHeroku:
     ) -> Release:
         """Seed a release that is already in ``status``; a "pending" one never settles."""
         with self._lock:
+            self._release_due_targets()
             target = self._app(app)
             if slug_id is not None and slug_id not in self._slugs:
                 raise KeyError(f"no slug {slug_id!r}")
@@ -333,10 +449,64 @@ class FakeHeroku:
 
     def releases(self, app: str) -> list[Release]:
         with self._lock:
+            self._release_due_targets()
             return self._snapshots(self._app(app))
 
     def current_release(self, app: str) -> Release | None:
         return next((r for r in self.releases(app) if r.current), None)
+
+    def add_pipeline(
+        self, name: str, owner_token: str, generation: Generation = "cedar"
+    ) -> Pipeline:
+        """Seed a pipeline; unlike apps, two pipelines may share a name, as on Heroku."""
+        if not _PIPELINE_NAME.fullmatch(name):
+            raise ValueError(f"Heroku would refuse the pipeline name {name!r}")
+        with self._lock:
+            owner = self._users[owner_token]
+            pipeline = Pipeline(str(uuid.uuid4()), name, owner, generation, _now())
+            self._pipelines[pipeline.id] = pipeline
+        return pipeline
+
+    def couple(self, app: str, pipeline_id: str, stage: Stage) -> str:
+        """Put ``app`` in a pipeline stage; returns the coupling id."""
+        with self._lock:
+            try:
+                coupling = self._couple(self._app(app), self._pipelines[pipeline_id], stage)
+            except _ApiError as error:
+                raise ValueError(str(error)) from None
+        return coupling.id
+
+    def set_promotion_behaviour(
+        self, pending_seconds: float = 0.5, target_waits_for_release: bool = False
+    ) -> None:
+        """Script promotions accepted from now on.
+
+        ``pending_seconds`` after acceptance each target's release is created (with the target
+        app's release behaviour). Without ``target_waits_for_release`` the target succeeds right
+        then, while its release may still be in its release phase: the case where the official
+        CLI reports success too early. With it, the target stays pending until its release is
+        terminal and fails with "release command failed" unless the release succeeded.
+        """
+        with self._lock:
+            self._promotion_behaviour = _PromotionBehaviour(
+                pending_seconds, target_waits_for_release
+            )
+
+    def fail_promotion_target(self, app: str, error_message: str) -> None:
+        """Make the next accepted promotion to ``app`` fail there with this message and no
+        release, as Heroku does when, say, it cannot verify the slug's checksum."""
+        with self._lock:
+            self._target_failures[self._app(app).id] = error_message
+
+    def pipelines(self) -> list[Pipeline]:
+        with self._lock:
+            return list(self._pipelines.values())
+
+    def promotions(self) -> list[Promotion]:
+        """Every accepted promotion, oldest first, as the API would show it now."""
+        with self._lock:
+            now = time.monotonic()
+            return [self._promotion_view(p, now) for p in self._promotions.values()]
 
     # The Service protocol.
 
@@ -350,6 +520,25 @@ class FakeHeroku:
             Route("POST", "/apps/{app}/releases", api(self._create_release)),
             Route("GET", "/apps/{app}/releases/{release}", api(self._get_release)),
             Route("GET", "/apps/{app}/slugs/{slug}", api(self._get_slug)),
+            Route("GET", "/apps/{app}/pipeline-couplings", api(self._get_app_coupling)),
+            Route("POST", "/filters/apps", api(self._filter_apps)),
+            Route("GET", "/pipelines", api(self._list_pipelines)),
+            Route("GET", "/pipelines/{pipeline}", api(self._get_pipeline)),
+            Route(
+                "GET",
+                "/pipelines/{pipeline}/pipeline-couplings",
+                api(self._list_pipeline_couplings),
+            ),
+            Route("GET", "/pipeline-couplings", api(self._list_couplings)),
+            Route("POST", "/pipeline-couplings", api(self._create_coupling)),
+            Route("GET", "/pipeline-couplings/{coupling}", api(self._get_coupling)),
+            Route("POST", "/pipeline-promotions", api(self._create_promotion)),
+            Route("GET", "/pipeline-promotions/{promotion}", api(self._get_promotion)),
+            Route(
+                "GET",
+                "/pipeline-promotions/{promotion}/promotion-targets",
+                api(self._list_promotion_targets),
+            ),
             Route("GET", "/streams/{secret}", self._get_stream, frozenset({"secret"})),
         ]
 
@@ -375,6 +564,7 @@ class FakeHeroku:
 
         def serve(request: Request) -> Reply:
             with self._lock:
+                self._release_due_targets()
                 user = self._users.get(_credential(request))
                 try:
                     reply = handler(request, self._admit(request, user, metered=metered))
@@ -429,8 +619,7 @@ class FakeHeroku:
 
     def _get_app(self, request: Request, user: User) -> Reply:
         app = self._accessible_app(request.params["app"], user)
-        current = _current(self._releases[app.id], time.monotonic())
-        return Reply.json(200, _app_wire(app, None if current is None else _settled_wall(current)))
+        return Reply.json(200, _app_wire(app, self._released_at(app, time.monotonic())))
 
     def _list_releases(self, request: Request, user: User) -> Reply:
         app = self._accessible_app(request.params["app"], user)
@@ -477,6 +666,160 @@ class FakeHeroku:
         self._accessible_app(request.params["app"], user)
         return Reply.json(200, _slug_wire(self._usable_slug(request.params["slug"], user)))
 
+    def _get_app_coupling(self, request: Request, user: User) -> Reply:
+        app = self._accessible_app(request.params["app"], user)
+        coupling = self._coupling_of(app)
+        if coupling is None:
+            raise _coupling_not_found()
+        return Reply.json(200, _coupling_wire(coupling))
+
+    def _filter_apps(self, request: Request, user: User) -> Reply:
+        """The CLI's way to turn a pipeline's app ids into apps; foreign ids are left out."""
+        wanted = _json_object(request).get("in", {})
+        ids = wanted.get("id", []) if isinstance(wanted, dict) else None
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise _ApiError(422, "invalid_params", "Invalid params: in.id must be a list of ids.")
+        apps = [
+            a for i in dict.fromkeys(ids) if (a := self._apps.get(i)) and self._can_access(a, user)
+        ]
+        now = time.monotonic()
+        items = [_app_wire(a, self._released_at(a, now)) for a in apps]
+        return _paginate(items, request.header("Range"), {"id": str, "name": str}, "id")
+
+    def _list_pipelines(self, request: Request, user: User) -> Reply:
+        names = parse_qs(request.query).get("eq[name]")
+        pipelines = [
+            p
+            for p in self._pipelines.values()
+            if self._can_see(p, user) and (names is None or p.name in names)
+        ]
+        items = [_pipeline_wire(p) for p in pipelines]
+        return _paginate(items, request.header("Range"), {"id": str, "name": str}, "id")
+
+    def _get_pipeline(self, request: Request, user: User) -> Reply:
+        """By id, or by name: a name that several pipelines share answers 300 with them all."""
+        ident = request.params["pipeline"]
+        by_id = self._pipelines.get(ident)
+        if by_id is not None and self._can_see(by_id, user):
+            return Reply.json(200, _pipeline_wire(by_id))
+        named = [p for p in self._pipelines.values() if p.name == ident and self._can_see(p, user)]
+        if len(named) > 1:
+            return Reply.json(300, [_pipeline_wire(p) for p in named])
+        if not named:
+            raise _pipeline_not_found()
+        return Reply.json(200, _pipeline_wire(named[0]))
+
+    def _list_pipeline_couplings(self, request: Request, user: User) -> Reply:
+        pipeline = self._visible_pipeline(request.params["pipeline"], user)
+        items = [
+            _coupling_wire(c) for c in self._couplings.values() if c.pipeline.id == pipeline.id
+        ]
+        return _paginate(items, request.header("Range"), {"id": str}, "id")
+
+    def _list_couplings(self, request: Request, user: User) -> Reply:
+        items = [
+            _coupling_wire(c) for c in self._couplings.values() if self._can_access(c.app, user)
+        ]
+        return _paginate(items, request.header("Range"), {"id": str}, "id")
+
+    def _get_coupling(self, request: Request, user: User) -> Reply:
+        coupling = self._couplings.get(request.params["coupling"])
+        if coupling is None or not self._can_access(coupling.app, user):
+            raise _coupling_not_found()
+        return Reply.json(200, _coupling_wire(coupling))
+
+    def _create_coupling(self, request: Request, user: User) -> Reply:
+        body = _json_object(request)
+        missing = [k for k in ("app", "pipeline", "stage") if not isinstance(body.get(k), str)]
+        if missing:
+            raise _ApiError(
+                422, "invalid_params", f"Missing required params: {', '.join(missing)}."
+            )
+        app = self._accessible_app(body["app"], user)
+        pipeline = self._visible_pipeline(body["pipeline"], user)
+        return Reply.json(201, _coupling_wire(self._couple(app, pipeline, body["stage"])))
+
+    def _create_promotion(self, request: Request, user: User) -> Reply:
+        """Validate everything before changing anything: a refused promotion leaves no trace."""
+        body = _json_object(request)
+        pipeline_id = _nested_id(body, "pipeline")
+        source = body.get("source")
+        source = source if isinstance(source, dict) else {}
+        source_app_id = _nested_id(source, "app")
+        targets = body.get("targets")
+        if (
+            pipeline_id is None
+            or source_app_id is None
+            or not isinstance(targets, list)
+            or not targets
+            or any(_nested_id(t, "app") is None for t in targets)
+        ):
+            raise _ApiError(
+                422,
+                "invalid_params",
+                "Invalid params: pipeline.id, source.app.id and targets[].app.id are required.",
+            )
+        pipeline = self._visible_pipeline(pipeline_id, user)
+        source_app = self._accessible_app(source_app_id, user)
+        target_apps = [self._accessible_app(str(_nested_id(t, "app")), user) for t in targets]
+        for app in (source_app, *target_apps):
+            coupling = self._coupling_of(app)
+            if coupling is None or coupling.pipeline.id != pipeline.id:
+                raise _ApiError(
+                    422, "invalid_params", f"App {app.name} is not in pipeline {pipeline.name}."
+                )
+        if source_app in target_apps:
+            raise _ApiError(422, "invalid_params", "Cannot promote an app to itself.")
+        if len(set(target_apps)) != len(target_apps):
+            raise _ApiError(422, "invalid_params", "Each target app may appear only once.")
+        release = self._promotable_release(source_app, source.get("release"))
+        if release.slug_id is None:
+            raise _ApiError(
+                422,
+                "invalid_params",
+                f"Release v{release.version} of {source_app.name} has no slug to promote.",
+            )
+        commit = self._slugs[release.slug_id].commit
+        description = f"Promote {source_app.name} v{release.version}"
+        now = time.monotonic()
+        behaviour = self._promotion_behaviour
+        promotion = _PromotionRecord(
+            id=str(uuid.uuid4()),
+            pipeline=pipeline,
+            source_app=source_app,
+            source_release_id=release.id,
+            slug_id=release.slug_id,
+            description=description if commit is None else f"{description} {commit[:7]}",
+            user=user,
+            base_url=request.base_url,
+            created_wall=_now(),
+            created_mono=now,
+            targets=tuple(
+                _Target(
+                    id=str(uuid.uuid4()),
+                    app=app,
+                    release_at=now + behaviour.pending_seconds,
+                    failure=self._target_failures.pop(app.id, None),
+                    waits_for_release=behaviour.target_waits_for_release,
+                    release_behaviour=self._behaviours.get(app.id, _Behaviour()),
+                )
+                for app in target_apps
+            ),
+        )
+        self._promotions[promotion.id] = promotion
+        self._unreleased.extend((promotion, t) for t in promotion.targets if t.failure is None)
+        return Reply.json(201, _promotion_wire(self._promotion_view(promotion, now)))
+
+    def _get_promotion(self, request: Request, user: User) -> Reply:
+        promotion = self._visible_promotion(request.params["promotion"], user)
+        return Reply.json(200, _promotion_wire(self._promotion_view(promotion, time.monotonic())))
+
+    def _list_promotion_targets(self, request: Request, user: User) -> Reply:
+        promotion = self._visible_promotion(request.params["promotion"], user)
+        view = self._promotion_view(promotion, time.monotonic())
+        items = [_target_wire(t, view.id) for t in view.targets]
+        return _paginate(items, request.header("Range"), {"id": str}, "id")
+
     def _get_stream(self, request: Request) -> Reply:
         """Serve release-phase output like Heroku's stream host: no auth, 404 until it starts."""
         with self._lock:
@@ -507,9 +850,147 @@ class FakeHeroku:
         app = self._find_app(ident)
         if app is None:
             raise _ApiError(404, "not_found", "Couldn't find that app.", resource="app")
-        if user.id not in self._collaborators[app.id]:
+        if not self._can_access(app, user):
             raise _ApiError(403, "forbidden", f"You do not have access to the app {app.name}.")
         return app
+
+    def _can_access(self, app: App, user: User) -> bool:
+        return user.id in self._collaborators[app.id]
+
+    def _released_at(self, app: App, now: float) -> datetime | None:
+        current = _current(self._releases[app.id], now)
+        return None if current is None else _settled_wall(current)
+
+    def _can_see(self, pipeline: Pipeline, user: User) -> bool:
+        """A pipeline is visible to its owner and to anyone with access to one of its apps."""
+        return pipeline.owner.id == user.id or any(
+            c.pipeline.id == pipeline.id and self._can_access(c.app, user)
+            for c in self._couplings.values()
+        )
+
+    def _visible_pipeline(self, pipeline_id: str, user: User) -> Pipeline:
+        """By id only, as the schema's links say; one the user cannot see does not exist."""
+        pipeline = self._pipelines.get(pipeline_id)
+        if pipeline is None or not self._can_see(pipeline, user):
+            raise _pipeline_not_found()
+        return pipeline
+
+    def _coupling_of(self, app: App) -> Coupling | None:
+        return next((c for c in self._couplings.values() if c.app.id == app.id), None)
+
+    def _couple(self, app: App, pipeline: Pipeline, stage: object) -> Coupling:
+        if stage not in _STAGES:
+            raise _ApiError(
+                422, "invalid_params", f"Invalid params: stage must be one of {', '.join(_STAGES)}."
+            )
+        if self._coupling_of(app) is not None:
+            raise _ApiError(422, "invalid_params", f"App {app.name} is already in a pipeline.")
+        if app.generation != pipeline.generation:
+            raise _ApiError(
+                422,
+                "invalid_params",
+                f"App {app.name} is a {app.generation} app; pipeline {pipeline.name} holds "
+                f"{pipeline.generation} apps.",
+            )
+        coupling = Coupling(str(uuid.uuid4()), app, pipeline, stage, _now())
+        self._couplings[coupling.id] = coupling
+        return coupling
+
+    def _promotable_release(self, app: App, pinned: object) -> _Record:
+        """The pinned release if it is the source's own and succeeded, else the current one."""
+        now = time.monotonic()
+        records = self._releases[app.id]
+        if pinned is None:
+            current = _current(records, now)
+            if current is None:
+                raise _ApiError(422, "invalid_params", f"App {app.name} has no release to promote.")
+            return current
+        ident = pinned.get("id") if isinstance(pinned, dict) else None
+        if not isinstance(ident, str):
+            raise _ApiError(422, "invalid_params", "Invalid params: source.release.id is required.")
+        record = next((r for r in records if r.id == ident), None)
+        if record is None:
+            raise _ApiError(
+                422, "invalid_params", f"Release {ident} is not a release of {app.name}."
+            )
+        status = record.status(now)
+        if status != "succeeded":
+            raise _ApiError(
+                422,
+                "invalid_params",
+                f"Release v{record.version} of {app.name} is {status}: only a succeeded release "
+                "can be promoted.",
+            )
+        return record
+
+    def _visible_promotion(self, promotion_id: str, user: User) -> _PromotionRecord:
+        promotion = self._promotions.get(promotion_id)
+        if promotion is None or not self._can_see(promotion.pipeline, user):
+            raise _ApiError(
+                404,
+                "not_found",
+                "Couldn't find that pipeline promotion.",
+                resource="pipeline_promotion",
+            )
+        return promotion
+
+    def _release_due_targets(self, now: float | None = None) -> None:
+        """Write the releases whose creation time has come into their apps' histories, in
+        creation order, each dated to its own instant rather than to this call."""
+        now = time.monotonic() if now is None else now
+        due = sorted(
+            (pt for pt in self._unreleased if pt[1].release_at <= now),
+            key=lambda pt: pt[1].release_at,
+        )
+        if not due:
+            return
+        self._unreleased = [pt for pt in self._unreleased if pt[1].release_at > now]
+        for promotion, target in due:
+            self._target_releases[target.id] = self._append(
+                target.app,
+                slug_id=promotion.slug_id,
+                description=promotion.description,
+                user=promotion.user,
+                behaviour=target.release_behaviour,
+                base_url=promotion.base_url,
+                at=target.release_at,
+                created_wall=promotion.wall(target.release_at),
+            )
+
+    def _target_state(self, target: _Target, now: float) -> _TargetState:
+        if now < target.release_at:
+            return _TargetState("pending", None, None, None)
+        if target.failure is not None:
+            return _TargetState("failed", None, target.failure, target.release_at)
+        record = self._target_releases[target.id]
+        if not target.waits_for_release:
+            return _TargetState("succeeded", record.id, None, target.release_at)
+        status = record.status(now)
+        if status == "pending":
+            return _TargetState("pending", record.id, None, None)
+        if status == "succeeded":
+            return _TargetState("succeeded", record.id, None, record.settles_at)
+        message = _TARGET_RELEASE_EXPIRED if status == "expired" else _TARGET_RELEASE_FAILED
+        return _TargetState("failed", record.id, message, record.settles_at)
+
+    def _promotion_view(self, promotion: _PromotionRecord, now: float) -> Promotion:
+        self._release_due_targets(now)
+        states = [(t, self._target_state(t, now)) for t in promotion.targets]
+        settled = [s.settled_at for _, s in states if s.settled_at is not None]
+        completed = len(settled) == len(states)
+        return Promotion(
+            id=promotion.id,
+            pipeline_id=promotion.pipeline.id,
+            source_app_id=promotion.source_app.id,
+            source_release_id=promotion.source_release_id,
+            status="completed" if completed else "pending",
+            targets=tuple(
+                PromotionTarget(t.id, t.app.id, t.app.name, s.release_id, s.status, s.error_message)
+                for t, s in states
+            ),
+            created_at=promotion.created_wall,
+            updated_at=promotion.wall(max(settled)) if completed else promotion.created_wall,
+        )
 
     def _usable_slug(self, slug_id: object, user: User) -> Slug:
         if not isinstance(slug_id, str):
@@ -547,9 +1028,12 @@ class FakeHeroku:
         user: User,
         behaviour: _Behaviour,
         base_url: str,
+        at: float | None = None,
+        created_wall: datetime | None = None,
     ) -> _Record:
+        """``at`` and ``created_wall`` date a release created on schedule by a promotion."""
         records = self._releases[app.id]
-        now = time.monotonic()
+        now = time.monotonic() if at is None else at
         settles_at = now + behaviour.pending_seconds
         stream = None
         if behaviour.release_phase_lines is not None:
@@ -573,7 +1057,7 @@ class FakeHeroku:
             slug_id,
             description,
             user,
-            _now(),
+            created_wall or _now(),
             now,
             settles_at,
             behaviour.outcome,
@@ -720,6 +1204,23 @@ def _paginate(
     return Reply.json(200, page, headers)
 
 
+def _nested_id(body: object, key: str) -> str | None:
+    """``body[key]["id"]`` when it is text: how promotion bodies name pipelines and apps."""
+    inner = body.get(key) if isinstance(body, dict) else None
+    ident = inner.get("id") if isinstance(inner, dict) else None
+    return ident if isinstance(ident, str) else None
+
+
+def _coupling_not_found() -> _ApiError:
+    return _ApiError(
+        404, "not_found", "Couldn't find that pipeline coupling.", resource="pipeline_coupling"
+    )
+
+
+def _pipeline_not_found() -> _ApiError:
+    return _ApiError(404, "not_found", "Couldn't find that pipeline.", resource="pipeline")
+
+
 def _range_error(header: str | None) -> _ApiError:
     return _ApiError(
         416, "requested_range_not_satisfiable", f"The Range header is not valid: {header}"
@@ -825,4 +1326,57 @@ def _slug_wire(slug: Slug) -> dict[str, Any]:
         "stack": {"id": _stable_id("stack", slug.stack), "name": slug.stack},
         "updated_at": created,
         "deleted_at": None,
+    }
+
+
+def _pipeline_wire(pipeline: Pipeline) -> dict[str, Any]:
+    created = _iso(pipeline.created_at)
+    generation = pipeline.generation
+    return {
+        "created_at": created,
+        "id": pipeline.id,
+        "name": pipeline.name,
+        "owner": {"id": pipeline.owner.id, "type": "user"},
+        "updated_at": created,
+        "generation": {"id": _stable_id("generation", generation), "name": generation},
+    }
+
+
+def _coupling_wire(coupling: Coupling) -> dict[str, Any]:
+    """With ``pipeline.name``: the schema lists only the id, but Heroku sends it and the CLI
+    prints it."""
+    created = _iso(coupling.created_at)
+    pipeline = coupling.pipeline
+    return {
+        "app": {"id": coupling.app.id},
+        "created_at": created,
+        "id": coupling.id,
+        "pipeline": {"id": pipeline.id, "name": pipeline.name},
+        "stage": coupling.stage,
+        "updated_at": created,
+    }
+
+
+def _promotion_wire(promotion: Promotion) -> dict[str, Any]:
+    return {
+        "created_at": _iso(promotion.created_at),
+        "id": promotion.id,
+        "pipeline": {"id": promotion.pipeline_id},
+        "source": {
+            "app": {"id": promotion.source_app_id},
+            "release": {"id": promotion.source_release_id},
+        },
+        "status": promotion.status,
+        "updated_at": _iso(promotion.updated_at),
+    }
+
+
+def _target_wire(target: PromotionTarget, promotion_id: str) -> dict[str, Any]:
+    return {
+        "app": {"id": target.app_id},
+        "error_message": target.error_message,
+        "id": target.id,
+        "pipeline_promotion": {"id": promotion_id},
+        "release": None if target.release_id is None else {"id": target.release_id},
+        "status": target.status,
     }
