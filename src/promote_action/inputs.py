@@ -18,15 +18,19 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from promote_action.errors import UsageError
 
-OPERATIONS = ("slug-copy",)
+OPERATIONS = ("slug-copy", "pipeline-promote")
 """Operations this build can run; later ones are added as they are implemented."""
 
-Operation = Literal["slug-copy"]
+Operation = Literal["slug-copy", "pipeline-promote"]
+
+STAGES = ("test", "review", "development", "staging", "production")
+"""Pipeline stages, in the order the Platform API schema lists them."""
 
 SECRET_INPUTS = ("heroku-api-key",)
 """Masked before anything is printed, and never echoed in an error message."""
 
 APP_NAME = re.compile(r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$")
+PIPELINE_NAME = re.compile(r"^[a-z][a-z0-9-]{2,29}$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
@@ -149,6 +153,12 @@ class Inputs(BaseSettings):
     target_apps: Annotated[list[str], NoDecode] = input_field(
         "target-apps", [], "Apps to release on, newline or comma separated (names or ids)."
     )
+    target_stage: str | None = input_field(
+        "target-stage", None, "pipeline-promote: promote to every app of this stage."
+    )
+    pipeline: str | None = input_field(
+        "pipeline", None, "pipeline-promote: the pipeline (name or id) the source must be in."
+    )
     release: str | None = input_field(
         "release", None, "Pin the source release: version number (42 or v42) or release id."
     )
@@ -194,6 +204,25 @@ class Inputs(BaseSettings):
         if len(apps) > MAX_TARGETS:
             raise ValueError(f"expected at most {MAX_TARGETS} apps, got {len(apps)}")
         return apps
+
+    @field_validator("target_stage", mode="before")
+    @classmethod
+    def _stage(cls, value: object) -> str:
+        text = str(value).strip()
+        if text not in STAGES:
+            raise ValueError(f"expected one of: {', '.join(STAGES)}")
+        return text
+
+    @field_validator("pipeline", mode="before")
+    @classmethod
+    def _pipeline(cls, value: object) -> str:
+        text = str(value).strip()
+        if PIPELINE_NAME.match(text) or UUID.match(text.lower()):
+            return text if PIPELINE_NAME.match(text) else text.lower()
+        raise ValueError(
+            f"'{printable(text)}' is not a pipeline name (lowercase letters, digits and "
+            "dashes, 3-30 characters, starting with a letter) or pipeline id"
+        )
 
     @field_validator("release", mode="before")
     @classmethod

@@ -9,15 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import quote
+from typing import Any
+from urllib.parse import quote, urlencode
 
 import httpx
 
-from promote_action.heroku.models import App, Release, Slug
+from promote_action.heroku.models import (
+    App,
+    Coupling,
+    Pipeline,
+    Promotion,
+    PromotionTarget,
+    Release,
+    Slug,
+)
 from promote_action.http import HttpClient
 from promote_action.waiting import CancelToken, Deadline
 
 ACCEPT = "application/vnd.heroku+json; version=3"
+ACCEPT_PIPELINES = "application/vnd.heroku+json; version=3.pipelines"
 NEWEST_FIRST = "version ..; max={max}, order=desc"
 MAX_PAGES = 10
 
@@ -86,17 +96,32 @@ class HerokuClient:
 
     def newest_releases(self, app: str, *, page_size: int = 10) -> Iterator[Release]:
         """Releases newest first, a page at a time, so finding a recent one costs one request."""
-        range_header = NEWEST_FIRST.format(max=page_size)
+        pages = self._pages(f"/apps/{_segment(app)}/releases", NEWEST_FIRST.format(max=page_size))
+        for item in pages:
+            yield Release.model_validate(item)
+
+    def _pages(
+        self, path: str, range_header: str | None, headers: dict[str, str] | None = None
+    ) -> Iterator[Any]:
+        """Items of a list, following `Next-Range` verbatim while the answer is 206."""
         for _ in range(MAX_PAGES):
-            response = self.http.request(
-                "GET", f"/apps/{_segment(app)}/releases", headers={"Range": range_header}
-            )
-            for item in response.json():
-                yield Release.model_validate(item)
-            next_range = response.headers.get("Next-Range")
-            if response.status_code != 206 or not next_range:
+            page_headers = dict(headers or {})
+            if range_header:
+                page_headers["Range"] = range_header
+            response = self.http.request("GET", path, headers=page_headers)
+            yield from response.json()
+            range_header = response.headers.get("Next-Range")
+            if response.status_code != 206 or not range_header:
                 return
-            range_header = next_range
+
+    def recent_releases(self, app: str, count: int = 10) -> list[Release]:
+        """The newest `count` releases in one request (no further pages)."""
+        response = self.http.request(
+            "GET",
+            f"/apps/{_segment(app)}/releases",
+            headers={"Range": NEWEST_FIRST.format(max=count)},
+        )
+        return [Release.model_validate(item) for item in response.json()]
 
     def current_release(self, app: str) -> Release | None:
         """The release the app runs now: `current` when the API marks it, else the newest
@@ -120,6 +145,49 @@ class HerokuClient:
             json={"slug": slug_id, "description": description},
         )
         return Release.model_validate(response.json())
+
+    # -- pipelines --------------------------------------------------------------------------------
+
+    def app_coupling(self, app: str) -> Coupling:
+        """Which pipeline and stage `app` is in (an app is in at most one pipeline)."""
+        return Coupling.model_validate(
+            self.http.get_json(f"/apps/{_segment(app)}/pipeline-couplings")
+        )
+
+    def pipeline_couplings(self, pipeline_id: str) -> list[Coupling]:
+        path = f"/pipelines/{_segment(pipeline_id)}/pipeline-couplings"
+        return [Coupling.model_validate(item) for item in self._pages(path, None)]
+
+    def pipeline(self, pipeline_id: str) -> Pipeline:
+        return Pipeline.model_validate(self.http.get_json(f"/pipelines/{_segment(pipeline_id)}"))
+
+    def pipelines_named(self, name: str) -> list[Pipeline]:
+        """Pipeline names are not unique. The filter is the one the CLI uses, with its Accept
+        variant; results are filtered again here in case a server ignores the filter."""
+        items = self._pages(
+            "/pipelines?" + urlencode({"eq[name]": name}),
+            None,
+            headers={"Accept": ACCEPT_PIPELINES},
+        )
+        found = [Pipeline.model_validate(item) for item in items]
+        return [pipeline for pipeline in found if pipeline.name == name]
+
+    def create_promotion(
+        self, *, pipeline_id: str, source_app_id: str, source_release_id: str, targets: list[str]
+    ) -> Promotion:
+        """POST once, pinned to the planned source release so exactly what was planned ships."""
+        body = {
+            "pipeline": {"id": pipeline_id},
+            "source": {"app": {"id": source_app_id}, "release": {"id": source_release_id}},
+            "targets": [{"app": {"id": target}} for target in targets],
+        }
+        response = self.http.request("POST", "/pipeline-promotions", json=body)
+        return Promotion.model_validate(response.json())
+
+    def promotion_targets(self, promotion_id: str) -> list[PromotionTarget]:
+        """Every target of a promotion in one request, however many there are."""
+        path = f"/pipeline-promotions/{_segment(promotion_id)}/promotion-targets"
+        return [PromotionTarget.model_validate(item) for item in self._pages(path, None)]
 
     @contextmanager
     def output_stream(self, url: str, *, offset: int) -> Iterator[httpx.Response]:

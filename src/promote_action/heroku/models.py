@@ -68,3 +68,37 @@ class Slug(_Model):
     commit: str | None = None
     commit_description: str | None = None
     stack: Named | None = None
+
+
+class Pipeline(_Model):
+    id: str
+    name: str
+
+
+class Coupling(_Model):
+    """An app's place in a pipeline; `pipeline.name` is sent by the API though the schema
+    lists only the id, so it is optional here."""
+
+    id: str
+    app: IdOnly
+    pipeline: Named
+    stage: str
+
+
+class Promotion(_Model):
+    id: str
+    status: str
+    """`pending` or `completed`; completed says nothing about success: read the targets."""
+
+
+class PromotionTarget(_Model):
+    id: str
+    app: IdOnly
+    release: IdOnly | None = None
+    status: str
+    """`pending | succeeded | failed`; any other value is treated as still pending."""
+    error_message: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("succeeded", "failed")

@@ -14,4 +14,8 @@ def create(inputs: Inputs, services: Services) -> Operation[Any, Any]:
         from promote_action.operations.slug_copy import SlugCopy  # noqa: PLC0415
 
         return SlugCopy(inputs, services)
+    if inputs.operation == "pipeline-promote":
+        from promote_action.operations.pipeline_promote import PipelinePromote  # noqa: PLC0415
+
+        return PipelinePromote(inputs, services)
     raise AssertionError(f"unhandled operation {inputs.operation}")

@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import httpx
 from pydantic import BaseModel
@@ -34,6 +36,10 @@ from promote_action.waiting import wait_for
 
 log = logging.getLogger("promote_action.heroku")
 
+T = TypeVar("T")
+R = TypeVar("R")
+
+PARALLEL_READS = 8
 OUTPUT_TAIL = 20
 """Release-phase lines kept per target for the summary of a failure."""
 
@@ -91,6 +97,15 @@ def connect(inputs: Inputs, services: Services) -> HerokuClient:
     return HerokuClient.connect(
         inputs.heroku_api_url, key, deadline=services.deadline, cancel=services.cancel
     )
+
+
+def read_all(read: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """Independent reads for a plan, a few at a time: a plan over 20 apps should not take 40
+    round trips in a row. The first failure propagates."""
+    if len(items) <= 1:
+        return [read(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(PARALLEL_READS, len(items))) as pool:
+        return list(pool.map(read, items))
 
 
 # -- planning ------------------------------------------------------------------------------------
@@ -154,6 +169,14 @@ def target_plan(heroku: HerokuClient, app: App, *, deploys_slug: str | None) -> 
 # -- following releases --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Finished:
+    """A finished release and the app's current release, read in the same response."""
+
+    release: Release
+    current: Release | None
+
+
 class ReleaseFollower:
     """Follows one release per target to a verified end state."""
 
@@ -166,15 +189,15 @@ class ReleaseFollower:
         outcome.release = release
         outcome.status = "pending"
         final = self.follow(outcome, release)
-        outcome.release = final
-        if final.status != "succeeded":
+        outcome.release = final.release
+        if final.release.status != "succeeded":
             outcome.status = "failed"
-            outcome.error = failure_text(final, outcome.output_tail)
+            outcome.error = failure_text(final.release, outcome.output_tail)
             return
-        self.verify(outcome.plan.app, slug_id)
+        self.verify(outcome.plan.app, slug_id, seen_current=final.current)
         outcome.status = "succeeded"
 
-    def follow(self, outcome: TargetOutcome, release: Release) -> Release:
+    def follow(self, outcome: TargetOutcome, release: Release) -> Finished:
         """Read the release-phase log while it runs (one long request instead of many polls),
         then poll the release until it is finished, with a fresh fast schedule because the
         end is near once the log has closed."""
@@ -182,15 +205,14 @@ class ReleaseFollower:
         services = self.services
         what = f"release v{release.version} on {app.name}"
 
-        def finished() -> Release | None:
-            latest = self.heroku.release(app.id, release.id)
-            return latest if latest.finished else None
+        def finished() -> Finished | None:
+            return self._finished(app.id, release.id)
 
         if release.output_stream_url:
             services.reporter.mask(release.output_stream_url)
             stream = ReleaseStream(self.heroku, release.output_stream_url)
 
-            def stream_or_finished() -> Release | bool | None:
+            def stream_or_finished() -> Finished | bool | None:
                 if stream.read(lambda line: self._output_line(outcome, line)):
                     return True
                 return finished()
@@ -202,7 +224,7 @@ class ReleaseFollower:
                 cancel=services.cancel,
                 settle_first=True,
             )
-            if isinstance(first, Release):
+            if isinstance(first, Finished):
                 return first
         return wait_for(
             finished,
@@ -212,8 +234,22 @@ class ReleaseFollower:
             settle_first=not release.output_stream_url,
         )
 
-    def verify(self, app: AppRef, slug_id: str) -> None:
-        """`succeeded` is the platform's word; the current release carrying our slug is proof."""
+    def _finished(self, app_id: str, release_id: str) -> Finished | None:
+        """One request answers both questions: is our release finished, and what does the app
+        run now (the newest releases carry `status` and `current`)."""
+        recent = self.heroku.recent_releases(app_id)
+        ours = next((r for r in recent if r.id == release_id), None)
+        if ours is None:
+            ours = self.heroku.release(app_id, release_id)
+        if not ours.finished:
+            return None
+        return Finished(ours, next((r for r in recent if r.current), None))
+
+    def verify(self, app: AppRef, slug_id: str, *, seen_current: Release | None = None) -> None:
+        """`succeeded` is the platform's word; the current release carrying our slug is proof.
+        A current release seen with the final status counts; otherwise it is read afresh."""
+        if seen_current is not None and seen_current.slug_id == slug_id:
+            return
         current = self.heroku.current_release(app.id)
         if current is None or current.slug_id != slug_id:
             running = f"v{current.version} with slug {current.slug_id}" if current else "nothing"

@@ -13,7 +13,8 @@ from promote_action.report import markdown as md
 from promote_action.waiting import format_duration
 
 if TYPE_CHECKING:
-    from promote_action.operations.heroku_releases import TargetOutcome
+    from promote_action.operations.heroku_releases import TargetOutcome, TargetPlan
+    from promote_action.operations.pipeline_promote import PromotionPlan
     from promote_action.operations.slug_copy import SlugCopyPlan
 
 STATUS_ICONS = {
@@ -55,55 +56,121 @@ def slug_copy(
     lines = [
         f"## {STATUS_ICONS.get(status, '❔')} Heroku slug copy: {md.text(status)}",
         "",
-        f"**Source:** {md.link(source.app.name, _dashboard(source.app.name))} {what}"
-        + (f" · commit {md.code(source.commit[:7])}" if source.commit else "")
-        + (f" {md.text(source.commit_description)}" if source.commit_description else ""),
+        f"**Source:** {_app_link(source.app.name)} {what}"
+        + _commit(source.commit, source.commit_description),
         f"**Slug:** {md.code(source.slug_id)} · **Description:** {md.text(plan.description)}",
         "",
     ]
     if outcomes is None:
-        lines += ["*Dry run: nothing was changed. This is what a run would do:*", ""]
+        lines += [DRY_RUN, ""]
+    lines.append(_targets_table(plan.targets, outcomes, "would release"))
+    for warning in plan.warnings:
+        lines += ["", f"> ⚠️ {md.text(warning)}"]
+    lines += _failures(outcomes)
+    lines += ["", _footer(requests, run)]
+    return "\n".join(lines)
+
+
+def pipeline_promote(
+    plan: PromotionPlan,
+    outcomes: list[TargetOutcome] | None,
+    status: str,
+    requests: int,
+    run: RunContext,
+) -> str:
+    source = plan.source
+    pipeline = md.text(plan.pipeline.name or plan.pipeline.id)
+    lines = [
+        f"## {STATUS_ICONS.get(status, '❔')} Heroku pipeline promotion: {md.text(status)}",
+        "",
+        f"**Pipeline:** {pipeline} · **Source:** {_app_link(source.app.name)} "
+        f"({md.text(source.stage)}) {_version(source.version)}"
+        + _commit(source.commit, source.commit_description),
+        "",
+    ]
+    if outcomes is None:
+        lines += [DRY_RUN, ""]
+    lines.append(_targets_table(plan.targets, outcomes, f"would get {_version(source.version)}"))
+    lines += _failures(outcomes)
+    lines += ["", "### Pipeline", "", _pipeline_map(plan, outcomes)]
+    lines += ["", _footer(requests, run)]
+    return "\n".join(lines)
+
+
+DRY_RUN = "*Dry run: nothing was changed. This is what a run would do:*"
+
+
+def _targets_table(
+    targets: list[TargetPlan], outcomes: list[TargetOutcome] | None, planned: str
+) -> str:
     by_app = {o.plan.app.id: o for o in outcomes or []}
     rows = []
-    for target in plan.targets:
+    for target in targets:
         outcome = by_app.get(target.app.id)
-        release = outcome.release if outcome else None
         if outcome is None:
-            after = "would release" if target.change else "already runs this slug"
+            after = planned if target.change else "already runs it"
             target_status = "planned" if target.change else "unchanged"
             duration = "—"
         else:
-            after = _version(release.version) if release else "—"
+            after = _version(outcome.release.version) if outcome.release else "—"
             target_status = outcome.status
             duration = format_duration(outcome.duration) if outcome.duration is not None else "—"
         rows.append(
             [
-                md.link(target.app.name, _dashboard(target.app.name)),
+                _app_link(target.app.name),
                 _version(target.current_version),
                 after,
                 status_cell(target_status),
                 duration,
             ]
         )
-    lines.append(md.table(["Target", "Before", "After", "Status", "Duration"], rows))
-    for warning in plan.warnings:
-        lines += ["", f"> ⚠️ {md.text(warning)}"]
+    return md.table(["Target", "Before", "After", "Status", "Duration"], rows)
+
+
+def _pipeline_map(plan: PromotionPlan, outcomes: list[TargetOutcome] | None) -> str:
+    """Stage -> apps with versions before and after, so reviewers see the whole pipeline."""
+    released = {o.plan.app.id: o for o in outcomes or [] if o.release}
+    rows = []
+    for entry in plan.stages:
+        outcome = released.get(entry.app.id)
+        after = _version(outcome.release.version) if outcome and outcome.release else "unchanged"
+        if outcome:
+            after += f" {STATUS_ICONS.get(outcome.status, '❔')}"
+        role = " (source)" if entry.app.id == plan.source.app.id else ""
+        rows.append(
+            [md.text(entry.stage), _app_link(entry.app.name) + role, _version(entry.version), after]
+        )
+    table = md.table(["Stage", "App", "Before", "After"], rows)
+    if plan.review_apps:
+        table += f"\n\n{plan.review_apps} review app(s) not shown."
+    return table
+
+
+def _failures(outcomes: list[TargetOutcome] | None) -> list[str]:
+    lines: list[str] = []
     for outcome in outcomes or []:
         if outcome.error:
             lines += ["", f"**{md.text(outcome.plan.app.name)}:** {md.text(outcome.error)}"]
             if outcome.output_tail:
-                lines += [
-                    "",
-                    md.details(
-                        "Release-phase output (last lines)",
-                        md.code_block("\n".join(outcome.output_tail)),
-                    ),
-                ]
+                tail = md.code_block("\n".join(outcome.output_tail))
+                lines += ["", md.details("Release-phase output (last lines)", tail)]
+    return lines
+
+
+def _commit(commit: str | None, description: str | None) -> str:
+    text = f" · commit {md.code(commit[:7])}" if commit else ""
+    return text + (f" {md.text(description)}" if description else "")
+
+
+def _footer(requests: int, run: RunContext) -> str:
     footer = f"Heroku API requests: {requests}"
     if run.run_url:
         footer += f" · [workflow run]({run.run_url})"
-    lines += ["", f"<sub>{footer}</sub>"]
-    return "\n".join(lines)
+    return f"<sub>{footer}</sub>"
+
+
+def _app_link(app_name: str) -> str:
+    return md.link(app_name, _dashboard(app_name))
 
 
 def _dashboard(app_name: str) -> str:
@@ -120,4 +187,17 @@ def slug_copy_plan_lines(plan: SlugCopyPlan) -> list[str]:
         before = _version(target.current_version)
         action = "release the slug" if target.change else "already runs this slug, no change"
         lines.append(f"target: {target.app.name} {before}: {action}")
+    return lines
+
+
+def promotion_plan_lines(plan: PromotionPlan) -> list[str]:
+    source = plan.source
+    commit = f" commit {source.commit[:7]}" if source.commit else ""
+    lines = [
+        f"pipeline: {plan.pipeline.name or plan.pipeline.id} ({plan.pipeline.id})",
+        f"source: {source.app.name} ({source.stage}) v{source.version}{commit}",
+    ]
+    for target in plan.targets:
+        action = "promote" if target.change else "already runs this slug, no change"
+        lines.append(f"target: {target.app.name} {_version(target.current_version)}: {action}")
     return lines

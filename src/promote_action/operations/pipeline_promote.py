@@ -1,0 +1,545 @@
+"""pipeline-promote: promote a release through a Heroku pipeline and report every target.
+
+Plan (read-only): the source app's coupling gives the pipeline and stage; the pipeline's
+couplings give the map of stages and apps; targets are the next stage (development ->
+staging -> production), an explicit stage, or named apps of the same pipeline. The source
+release (current, or pinned) is resolved so the promotion ships exactly it.
+
+Apply: one `POST /pipeline-promotions` pinned to that release; its targets are polled with one
+request per poll however many there are, and each target's release is followed as soon as it
+exists (release-phase log, status, then proof the app runs it). A target is green only when its
+release succeeded and the app runs it; Heroku's `error_message` is reported verbatim.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from pydantic import BaseModel
+
+from promote_action.errors import (
+    AmbiguousWriteError,
+    PromoteError,
+    RemoteError,
+    UsageError,
+    WaitTimeout,
+)
+from promote_action.heroku.client import HerokuClient
+from promote_action.heroku.models import App, Coupling
+from promote_action.inputs import UUID, Inputs
+from promote_action.operations.base import Report, Services, exit_code_for
+from promote_action.operations.heroku_releases import (
+    AppRef,
+    ReleaseFollower,
+    TargetOutcome,
+    TargetPlan,
+    connect,
+    failure_line,
+    no_slug,
+    overall_status,
+    per_target_outputs,
+    pinned_release,
+    read_all,
+    resolve_app,
+    run_per_target,
+    target_plan,
+    target_results,
+)
+from promote_action.report import summary
+from promote_action.waiting import Deadline, PollSchedule, wait_for
+
+log = logging.getLogger("promote_action.pipeline_promote")
+
+NEXT_STAGE = {"development": "staging", "staging": "production"}
+MAP_STAGES = ("test", "development", "staging", "production")
+"""Stages shown with their apps; review apps can be many and are only counted."""
+STAGE_ORDER = {stage: index for index, stage in enumerate(("test", "review", *MAP_STAGES[1:]))}
+PROMOTION_SCHEDULE = PollSchedule(first_delay=1.0, min_interval=1.0)
+"""Targets are polled no faster than a 1 s poller: a promotion needs a second or more to create
+the releases, and a late look at a new release costs nothing, since its release-phase log is
+then read live and reports the end of the phase at once."""
+EVIDENCE_GRACE_SECONDS = 20.0
+"""How long to look for the releases of a promotion whose creation response was lost."""
+
+
+class PipelineRef(BaseModel):
+    id: str
+    name: str | None
+
+
+class PromotionSource(BaseModel):
+    app: AppRef
+    stage: str
+    release_id: str
+    version: int
+    slug_id: str
+    commit: str | None
+    commit_description: str | None
+
+
+class StageApp(BaseModel):
+    stage: str
+    app: AppRef
+    version: int | None
+
+
+class PromotionPlan(BaseModel):
+    """Everything the promotion will do, resolved before any write."""
+
+    pipeline: PipelineRef
+    source: PromotionSource
+    targets: list[TargetPlan]
+    stages: list[StageApp]
+    review_apps: int
+
+
+@dataclass
+class PromotionOutcome:
+    promotion_id: str | None
+    targets: list[TargetOutcome]
+
+
+class PipelinePromote:
+    name = "pipeline-promote"
+
+    def __init__(self, inputs: Inputs, services: Services) -> None:
+        inputs.require("heroku-api-key", "source-app")
+        if inputs.slug:
+            raise UsageError("slug", "is for slug-copy; pipeline-promote takes 'release'")
+        if inputs.target_apps and inputs.target_stage:
+            raise UsageError("target-stage", "give either 'target-apps' or 'target-stage'")
+        if inputs.source_app in inputs.target_apps:
+            raise UsageError("target-apps", f"'{inputs.source_app}' is also the source app")
+        self.inputs = inputs
+        self.services = services
+        self.heroku = connect(inputs, services)
+
+    def close(self) -> None:
+        self.heroku.close()
+
+    # -- plan -------------------------------------------------------------------------------------
+
+    def plan(self) -> PromotionPlan:
+        source_app = resolve_app(self.heroku, "source-app", str(self.inputs.source_app))
+        coupling = self._coupling(source_app)
+        pipeline = PipelineRef(id=coupling.pipeline.id, name=coupling.pipeline.name)
+        if self.inputs.pipeline:
+            pipeline = self._check_pipeline(source_app, pipeline, self.inputs.pipeline)
+        couplings = self.heroku.pipeline_couplings(pipeline.id)
+        stage_of = {c.app.id: c.stage for c in couplings}
+        mapped = [
+            c.app.id for c in couplings if c.stage in MAP_STAGES and c.app.id != source_app.id
+        ]
+        apps = {app.id: app for app in read_all(self._readable_app, mapped) if app}
+        apps[source_app.id] = source_app
+        source, source_current = self._source(source_app, coupling.stage)
+        target_apps = self._targets(source_app, coupling.stage, stage_of, apps)
+        targets = read_all(
+            lambda app: target_plan(self.heroku, app, deploys_slug=source.slug_id), target_apps
+        )
+        versions = {t.app.id: t.current_version for t in targets}
+        versions[source_app.id] = source_current
+        others = [app for app in apps.values() if app.id not in versions]
+        for app, current in zip(
+            others, read_all(lambda a: self.heroku.current_release(a.id), others), strict=True
+        ):
+            versions[app.id] = current.version if current else None
+        shown = {**apps, **{app.id: app for app in target_apps}}
+        stages = [
+            StageApp(stage=stage_of[app.id], app=AppRef.of(app), version=versions.get(app.id))
+            for app in shown.values()
+        ]
+        plan = PromotionPlan(
+            pipeline=pipeline,
+            source=source,
+            targets=targets,
+            stages=sorted(stages, key=lambda s: (STAGE_ORDER.get(s.stage, 9), s.app.name)),
+            review_apps=sum(1 for c in couplings if c.stage == "review"),
+        )
+        for line in summary.promotion_plan_lines(plan):
+            log.info("%s", line)
+        return plan
+
+    def _readable_app(self, app_id: str) -> App | None:
+        """Apps of the map that this key may not read are left out rather than failing the
+        plan: only the source and the targets must be accessible."""
+        try:
+            return self.heroku.app(app_id)
+        except RemoteError as exc:
+            if exc.code in ("forbidden", "not_found"):
+                log.info("pipeline app %s is not readable with this key (%s)", app_id, exc.code)
+                return None
+            raise
+
+    def _coupling(self, app: App) -> Coupling:
+        try:
+            return self.heroku.app_coupling(app.id)
+        except RemoteError as exc:
+            if exc.code == "not_found":
+                raise UsageError(
+                    "source-app", f"app '{app.name}' is not in any pipeline ({exc})"
+                ) from None
+            raise
+
+    def _check_pipeline(self, app: App, actual: PipelineRef, wanted: str) -> PipelineRef:
+        """The `pipeline` input guards against promoting from the wrong place."""
+        if UUID.match(wanted):
+            if wanted != actual.id:
+                raise UsageError(
+                    "pipeline",
+                    f"{app.name} is in pipeline {actual.name or actual.id} ({actual.id}), "
+                    f"not {wanted}",
+                )
+            return actual
+        candidates = self.heroku.pipelines_named(wanted)
+        if len(candidates) > 1:
+            listed = ", ".join(c.id for c in candidates)
+            raise UsageError(
+                "pipeline",
+                f"{len(candidates)} pipelines are named '{wanted}' ({listed}); give the id",
+            )
+        name = actual.name or self.heroku.pipeline(actual.id).name
+        if name != wanted:
+            raise UsageError("pipeline", f"{app.name} is in pipeline {name}, not {wanted}")
+        return PipelineRef(id=actual.id, name=name)
+
+    def _source(self, app: App, stage: str) -> tuple[PromotionSource, int | None]:
+        """The release to promote, and the version the source runs now (for the map)."""
+        current = self.heroku.current_release(app.id)
+        if self.inputs.release:
+            release = pinned_release(self.heroku, app, self.inputs.release)
+        elif current is None:
+            raise UsageError("source-app", f"{app.name} has no release to promote")
+        elif not current.slug_id:
+            raise UsageError("source-app", no_slug(app, current))
+        else:
+            release = current
+        slug = self.heroku.slug(app.id, str(release.slug_id))
+        source = PromotionSource(
+            app=AppRef.of(app),
+            stage=stage,
+            release_id=release.id,
+            version=release.version,
+            slug_id=slug.id,
+            commit=slug.commit,
+            commit_description=slug.commit_description,
+        )
+        return source, current.version if current else None
+
+    def _targets(
+        self, source: App, source_stage: str, stage_of: dict[str, str], apps: dict[str, App]
+    ) -> list[App]:
+        if self.inputs.target_apps:
+            return self._named_targets(source, stage_of, apps)
+        stage = self.inputs.target_stage or NEXT_STAGE.get(source_stage)
+        if stage is None:
+            raise UsageError(
+                "target-stage",
+                f"{source.name} is in the {source_stage} stage, which has no next stage; "
+                "give 'target-stage' or 'target-apps'",
+            )
+        ids = [i for i, s in stage_of.items() if s == stage and i != source.id]
+        targets = [apps.get(i) or resolve_app(self.heroku, "target-stage", i) for i in ids]
+        if not targets:
+            raise UsageError(
+                "target-stage",
+                f"no apps to promote to: the {stage} stage of the pipeline has none besides "
+                f"{source.name}"
+                if stage == source_stage
+                else f"no downstream apps in the {stage} stage of the pipeline",
+            )
+        for app in targets:
+            if app.is_fir:
+                raise UsageError("target-stage", f"app '{app.name}' is a Fir app")
+        return sorted(targets, key=lambda a: a.name)
+
+    def _named_targets(
+        self, source: App, stage_of: dict[str, str], apps: dict[str, App]
+    ) -> list[App]:
+        known = {key: app for app in apps.values() for key in (app.id, app.name)}
+        targets: list[App] = []
+        for name in self.inputs.target_apps:
+            app = known.get(name) or resolve_app(self.heroku, "target-apps", name)
+            if app.id == source.id:
+                raise UsageError("target-apps", f"'{name}' is the source app {source.name}")
+            if app.id not in stage_of:
+                raise UsageError("target-apps", f"app '{app.name}' is not in this pipeline")
+            if app.is_fir:
+                raise UsageError("target-apps", f"app '{app.name}' is a Fir app")
+            if any(t.id == app.id for t in targets):
+                raise UsageError("target-apps", f"'{name}' names an app already listed")
+            targets.append(app)
+        return targets
+
+    # -- apply ------------------------------------------------------------------------------------
+
+    def apply(self, plan: PromotionPlan) -> PromotionOutcome:
+        outcomes = [TargetOutcome(plan=target) for target in plan.targets]
+        changing = [o for o in outcomes if o.plan.change]
+        if not changing:
+            for outcome in outcomes:
+                outcome.status = "unchanged"
+            return PromotionOutcome(None, outcomes)
+        tracker = self._start(plan, [o.plan.app.id for o in changing])
+        if not self.inputs.wait:
+            for outcome in outcomes:
+                outcome.status = "created" if outcome.plan.change else "unchanged"
+            return PromotionOutcome(tracker.promotion_id, outcomes)
+        follower = ReleaseFollower(self.heroku, self.services)
+
+        def follow_target(outcome: TargetOutcome) -> None:
+            app = outcome.plan.app
+            state = tracker.wait_for_release(app.id, self.services)
+            if state.release_id is None:
+                outcome.status = "failed"
+                outcome.error = state.error_message or "the promotion created no release"
+                return
+            release = self.heroku.release(app.id, state.release_id)
+            log.info("%s: promotion created release v%s", app.name, release.version)
+            follower.settle(outcome, release, plan.source.slug_id)
+            final = tracker.wait_for_end(app.id, self.services)
+            if final.status == "failed":
+                outcome.status = "failed"
+                outcome.error = final.error_message or outcome.error
+
+        run_per_target(self.services, outcomes, follow_target)
+        return PromotionOutcome(tracker.promotion_id, outcomes)
+
+    def _start(self, plan: PromotionPlan, target_ids: list[str]) -> TargetTracker:
+        """Create the promotion once. If the response is lost, look for its releases on the
+        targets before sending anything again: two promotions would deploy twice."""
+        try:
+            promotion = self.heroku.create_promotion(
+                pipeline_id=plan.pipeline.id,
+                source_app_id=plan.source.app.id,
+                source_release_id=plan.source.release_id,
+                targets=target_ids,
+            )
+        except AmbiguousWriteError as exc:
+            log.warning("%s; looking for its releases on the targets", exc)
+            found = self._evidence(plan, target_ids)
+            if found:
+                log.info("the promotion was created: %d target release(s) found", len(found))
+                return KnownReleases(found)
+            log.info("the promotion was not created; sending it again")
+            promotion = self.heroku.create_promotion(
+                pipeline_id=plan.pipeline.id,
+                source_app_id=plan.source.app.id,
+                source_release_id=plan.source.release_id,
+                targets=target_ids,
+            )
+        log.info("promotion %s created", promotion.id)
+        tracker = PromotionTracker(self.heroku, promotion.id, target_ids)
+        if self.inputs.wait:
+            tracker.start(self.services)
+        return tracker
+
+    def _evidence(self, plan: PromotionPlan, target_ids: list[str]) -> dict[str, str]:
+        """Releases of the promoted slug that appeared on the targets after the plan."""
+        planned = {t.app.id: t.current_version or 0 for t in plan.targets}
+        found: dict[str, str] = {}
+
+        def look() -> dict[str, str] | None:
+            for app_id in target_ids:
+                if app_id in found:
+                    continue
+                for release in self.heroku.newest_releases(app_id):
+                    if release.version <= planned[app_id]:
+                        break
+                    if release.slug_id == plan.source.slug_id:
+                        found[app_id] = release.id
+                        break
+            return dict(found) if len(found) == len(target_ids) else None
+
+        grace = Deadline(min(EVIDENCE_GRACE_SECONDS, self.services.deadline.remaining()))
+        try:
+            return wait_for(
+                look, what="the promotion's releases", deadline=grace, cancel=self.services.cancel
+            )
+        except WaitTimeout:
+            return found
+
+    # -- report -----------------------------------------------------------------------------------
+
+    def report(self, plan: PromotionPlan, outcome: PromotionOutcome | None) -> Report:
+        targets = outcome.targets if outcome else None
+        status = "dry-run" if targets is None else overall_status(targets)
+        failure = failure_line(targets) if targets else None
+        promotion_id = outcome.promotion_id if outcome else None
+        result = {
+            "operation": self.name,
+            "status": status,
+            "promotion_id": promotion_id,
+            "pipeline": {"id": plan.pipeline.id, "name": plan.pipeline.name},
+            "source": {
+                "app": plan.source.app.name,
+                "stage": plan.source.stage,
+                "release_id": plan.source.release_id,
+                "release_version": plan.source.version,
+                "slug_id": plan.source.slug_id,
+                "commit": plan.source.commit,
+            },
+            "targets": target_results(plan.targets, targets),
+        }
+        outputs = {
+            "status": status,
+            "promotion-id": promotion_id or "",
+            "slug-id": plan.source.slug_id,
+            "source-release-version": str(plan.source.version),
+            "result": summary.compact_json(result),
+            **per_target_outputs(targets or []),
+        }
+        requests = self.heroku.http.requests_sent
+        markdown = summary.pipeline_promote(plan, targets, status, requests, self.services.run)
+        return Report(
+            status=status,
+            outputs=outputs,
+            summary=markdown,
+            failure=failure,
+            exit_code=exit_code_for(status, failure),
+        )
+
+
+@dataclass
+class TargetState:
+    """What the promotion says about one target: its release once created, its status."""
+
+    release_id: str | None = None
+    status: str = "pending"
+    error_message: str | None = None
+
+
+class TargetTracker(Protocol):
+    promotion_id: str | None
+
+    def wait_for_release(self, app_id: str, services: Services) -> TargetState: ...
+
+    def wait_for_end(self, app_id: str, services: Services) -> TargetState: ...
+
+
+class PromotionTracker:
+    """Follows `promotion-targets`: one request per poll covers every target.
+
+    A background thread polls until every target has its release (or has failed), waking each
+    target's worker as soon as its release exists. From then on the releases themselves are
+    followed; the targets are read again only when a worker asks for its final status, and one
+    read then serves every worker asking at the same time.
+    """
+
+    def __init__(self, heroku: HerokuClient, promotion_id: str, target_ids: list[str]) -> None:
+        self.heroku = heroku
+        self.promotion_id: str | None = promotion_id
+        self._states = {app_id: TargetState() for app_id in target_ids}
+        self._changed = threading.Condition()
+        self._poll_lock = threading.Lock()
+        self._polled_at = float("-inf")
+        self._error: PromoteError | None = None
+        self._discovering = True
+
+    def start(self, services: Services) -> None:
+        threading.Thread(
+            target=self._discover, args=(services,), name="promotion", daemon=True
+        ).start()
+
+    def _discover(self, services: Services) -> None:
+        def every_release_known() -> bool | None:
+            self._refresh(max_age=0)
+            with self._changed:
+                waiting = [s for s in self._states.values() if not _has_release_or_ended(s)]
+            return None if waiting else True
+
+        try:
+            wait_for(
+                every_release_known,
+                what="the promotion's targets",
+                deadline=services.deadline,
+                cancel=services.cancel,
+                schedule=PROMOTION_SCHEDULE,
+                settle_first=True,
+            )
+        except PromoteError as exc:
+            self._error = exc
+        finally:
+            with self._changed:
+                self._discovering = False
+                self._changed.notify_all()
+
+    def _refresh(self, *, max_age: float) -> None:
+        """Read every target's state, unless another thread did so within `max_age` s."""
+        with self._poll_lock:
+            if time.monotonic() - self._polled_at < max_age:
+                return
+            targets = self.heroku.promotion_targets(str(self.promotion_id))
+            self._polled_at = time.monotonic()
+        with self._changed:
+            for target in targets:
+                state = self._states.get(target.app.id)
+                if state is None:
+                    continue
+                if target.release:
+                    state.release_id = target.release.id
+                if target.finished:
+                    state.status = target.status
+                    state.error_message = target.error_message
+            self._changed.notify_all()
+
+    def wait_for_release(self, app_id: str, services: Services) -> TargetState:
+        with self._changed:
+            while True:
+                state = self._states[app_id]
+                if _has_release_or_ended(state):
+                    return replace(state)
+                if self._error is not None:
+                    raise self._error
+                if not self._discovering:
+                    raise PromoteError("stopped following the promotion")
+                services.cancel.raise_if_cancelled()
+                self._changed.wait(0.1)
+
+    def wait_for_end(self, app_id: str, services: Services) -> TargetState:
+        def ended() -> TargetState | None:
+            with self._changed:
+                state = replace(self._states[app_id])
+            if state.status != "pending":
+                return state
+            self._refresh(max_age=PROMOTION_SCHEDULE.min_interval / 2)
+            with self._changed:
+                state = replace(self._states[app_id])
+            return state if state.status != "pending" else None
+
+        return wait_for(
+            ended,
+            what="the promotion's targets",
+            deadline=services.deadline,
+            cancel=services.cancel,
+            schedule=PROMOTION_SCHEDULE,
+        )
+
+
+def _has_release_or_ended(state: TargetState) -> bool:
+    return state.release_id is not None or state.status != "pending"
+
+
+class KnownReleases:
+    """Stands in for the promotion when its creation response was lost but its releases were
+    found on the targets: those releases are followed directly."""
+
+    promotion_id: str | None = None
+
+    def __init__(self, releases: dict[str, str]) -> None:
+        self._releases = releases
+
+    def wait_for_release(self, app_id: str, services: Services) -> TargetState:
+        if app_id in self._releases:
+            return TargetState(release_id=self._releases[app_id], status="succeeded")
+        return TargetState(
+            status="failed",
+            error_message="no release of the promoted slug appeared on this app",
+        )
+
+    def wait_for_end(self, app_id: str, services: Services) -> TargetState:
+        return self.wait_for_release(app_id, services)
