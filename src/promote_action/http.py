@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -93,8 +94,7 @@ class HttpClient:
         default_factory=lambda: httpx.Timeout(connect=10.0, read=30.0, write=30.0, pool=10.0)
     )
     transport: httpx.BaseTransport | None = None
-    verify: Any = True
-    cert: Any = None
+    verify: ssl.SSLContext | bool = True
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
@@ -102,7 +102,6 @@ class HttpClient:
             timeout=self.timeout,
             transport=self.transport,
             verify=self.verify,
-            cert=self.cert,
             follow_redirects=False,
             trust_env=True,
         )

@@ -13,20 +13,52 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from promote_action.errors import UsageError
 
-OPERATIONS = ("slug-copy", "pipeline-promote")
+OPERATIONS = (
+    "slug-copy",
+    "pipeline-promote",
+    "kintone-deploy",
+    "connect-promote",
+    "connect-pause",
+    "connect-resume",
+    "connect-check",
+)
 """Operations this build can run; later ones are added as they are implemented."""
 
-Operation = Literal["slug-copy", "pipeline-promote"]
+Operation = Literal[
+    "slug-copy",
+    "pipeline-promote",
+    "kintone-deploy",
+    "connect-promote",
+    "connect-pause",
+    "connect-resume",
+    "connect-check",
+]
 
 STAGES = ("test", "review", "development", "staging", "production")
 """Pipeline stages, in the order the Platform API schema lists them."""
 
-SECRET_INPUTS = ("heroku-api-key",)
+SECRET_INPUTS = (
+    "heroku-api-key",
+    "kintone-api-token",
+    "kintone-username",
+    "kintone-password",
+    "kintone-basic-auth",
+    "kintone-client-cert",
+    "kintone-client-cert-password",
+    "kintone-oauth-token",
+)
 """Masked before anything is printed, and never echoed in an error message."""
 
 APP_NAME = re.compile(r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$")
@@ -37,6 +69,8 @@ CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 MAX_TIMEOUT_SECONDS = 6 * 3600
 MAX_TARGETS = 100
 MAX_DESCRIPTION = 500
+MAX_KINTONE_APPS = 300
+KINTONE_PIN = re.compile(r"^(\d{1,10})(?::(\d{1,10}))?$")
 
 
 def env_names(name: str) -> tuple[str, str]:
@@ -126,6 +160,13 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+class AppPin(BaseModel):
+    """A kintone app id, with the preview revision the user expects to deploy, if given."""
+
+    app: int
+    revision: int | None = None
+
+
 class Inputs(BaseSettings):
     """Every declared input of action.yml; a test keeps the two in sync."""
 
@@ -170,6 +211,73 @@ class Inputs(BaseSettings):
     timeout: float = input_field("timeout", 900.0, "Deadline for the whole run, e.g. 90s, 15m.")
     dry_run: bool = input_field("dry-run", False, "Plan and report only; make no change.")
 
+    kintone_base_url: str | None = input_field(
+        "kintone-base-url",
+        None,
+        "kintone domain, e.g. https://example.cybozu.com (https://example.s.cybozu.com with a "
+        "client certificate).",
+        "KINTONE_BASE_URL",
+    )
+    kintone_apps: Annotated[list[AppPin], NoDecode] = input_field(
+        "kintone-apps", [], "App ids, each optionally ID:REVISION to pin (at most 300)."
+    )
+    kintone_guest_space_id: int | None = input_field(
+        "kintone-guest-space-id", None, "Guest space of the apps.", "KINTONE_GUEST_SPACE_ID"
+    )
+    kintone_revert: bool = input_field(
+        "kintone-revert", False, "Discard the preview changes instead of deploying them."
+    )
+    kintone_api_token: SecretStr | None = input_field(
+        "kintone-api-token",
+        None,
+        "API tokens with App Management, comma separated (at most 9; secret).",
+        "KINTONE_API_TOKEN",
+    )
+    kintone_username: SecretStr | None = input_field(
+        "kintone-username", None, "Login name for password auth (secret).", "KINTONE_USERNAME"
+    )
+    kintone_password: SecretStr | None = input_field(
+        "kintone-password", None, "Password for kintone-username (secret).", "KINTONE_PASSWORD"
+    )
+    kintone_basic_auth: SecretStr | None = input_field(
+        "kintone-basic-auth", None, "user:password for a Basic-protected domain (secret)."
+    )
+    kintone_client_cert: SecretStr | None = input_field(
+        "kintone-client-cert",
+        None,
+        "Client certificate for secure access: PEM, base64 of a .pfx, or a path (secret).",
+    )
+    kintone_client_cert_password: SecretStr | None = input_field(
+        "kintone-client-cert-password", None, "Password of the client certificate (secret)."
+    )
+    kintone_oauth_token: SecretStr | None = input_field(
+        "kintone-oauth-token",
+        None,
+        "OAuth access token with k:app_settings scopes (secret).",
+        "KINTONE_OAUTH_TOKEN",
+    )
+
+    connect_api_url: str = input_field(
+        "connect-api-url",
+        "https://hc-central.heroku.com",
+        "Heroku Connect discovery host.",
+        "CONNECT_DISCOVERY_SERVER",
+    )
+    connect_resource: str | None = input_field(
+        "connect-resource", None, "Connect add-on resource name when an app has several."
+    )
+    connect_config_file: str | None = input_field(
+        "connect-config-file",
+        None,
+        "connect-promote: a committed export file to use as the source configuration.",
+    )
+    connect_prune: bool = input_field(
+        "connect-prune", False, "connect-promote: delete target mappings absent from the source."
+    )
+    connect_max_write_errors: int = input_field(
+        "connect-max-write-errors", 0, "connect-check: write errors (last 24 h) tolerated."
+    )
+
     @field_validator("operation", mode="before")
     @classmethod
     def _operation(cls, value: object) -> object:
@@ -177,7 +285,7 @@ class Inputs(BaseSettings):
             raise ValueError(f"expected one of: {', '.join(OPERATIONS)}")
         return value.strip() if isinstance(value, str) else value
 
-    @field_validator("wait", "dry_run", mode="before")
+    @field_validator("wait", "dry_run", "kintone_revert", "connect_prune", mode="before")
     @classmethod
     def _bool(cls, value: object) -> bool:
         return parse_bool(value)
@@ -187,10 +295,67 @@ class Inputs(BaseSettings):
     def _timeout(cls, value: object) -> float:
         return parse_duration(value)
 
-    @field_validator("heroku_api_url", mode="before")
+    @field_validator("heroku_api_url", "connect_api_url", mode="before")
     @classmethod
     def _url(cls, value: object) -> str:
         return check_api_url(str(value))
+
+    @field_validator("kintone_base_url", mode="before")
+    @classmethod
+    def _kintone_url(cls, value: object) -> str:
+        url = check_api_url(str(value))
+        if urlsplit(url).path not in ("", "/"):
+            raise ValueError("expected the domain only, e.g. https://example.cybozu.com")
+        return url
+
+    @field_validator("kintone_apps", mode="before")
+    @classmethod
+    def _kintone_apps(cls, value: object) -> list[AppPin]:
+        pins = []
+        for item in split_list(value):
+            match = KINTONE_PIN.match(item.replace(" ", ""))
+            if not match or int(match.group(1)) < 1:
+                raise ValueError(f"'{printable(item)}' is not an app id or ID:REVISION")
+            revision = int(match.group(2)) if match.group(2) else None
+            pins.append(AppPin(app=int(match.group(1)), revision=revision))
+        ids = [pin.app for pin in pins]
+        if len(set(ids)) != len(ids):
+            raise ValueError("each app may be listed once")
+        if len(pins) > MAX_KINTONE_APPS:
+            raise ValueError(f"expected at most {MAX_KINTONE_APPS} apps, got {len(pins)}")
+        return pins
+
+    @field_validator("connect_resource", mode="before")
+    @classmethod
+    def _resource(cls, value: object) -> str:
+        text = str(value).strip()
+        if not re.fullmatch(r"[a-z][a-z0-9-]{0,99}", text):
+            raise ValueError(f"'{printable(text)}' is not an add-on resource name")
+        return text
+
+    @field_validator("connect_config_file", mode="before")
+    @classmethod
+    def _config_file(cls, value: object) -> str:
+        text = str(value).strip()
+        if CONTROL_CHARS.search(text):
+            raise ValueError("expected a file path")
+        return text
+
+    @field_validator("connect_max_write_errors", mode="before")
+    @classmethod
+    def _max_errors(cls, value: object) -> int:
+        text = str(value).strip()
+        if not text.isdigit():
+            raise ValueError("expected a number of write errors (0 or more)")
+        return int(text)
+
+    @field_validator("kintone_guest_space_id", mode="before")
+    @classmethod
+    def _space(cls, value: object) -> int:
+        text = str(value).strip()
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError("expected a guest space id (a positive number)")
+        return int(text)
 
     @field_validator("source_app", mode="before")
     @classmethod

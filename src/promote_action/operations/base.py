@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -13,6 +15,10 @@ from promote_action.waiting import CancelToken, Deadline
 
 PlanT = TypeVar("PlanT")
 OutcomeT = TypeVar("OutcomeT")
+T = TypeVar("T")
+R = TypeVar("R")
+
+PARALLEL_READS = 16
 
 
 @dataclass
@@ -60,3 +66,12 @@ class Operation(Protocol[PlanT, OutcomeT]):
     def report(self, plan: PlanT, outcome: OutcomeT | None) -> Report: ...
 
     def close(self) -> None: ...
+
+
+def read_all(read: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """Independent reads for a plan, a few at a time: a plan over 20 apps should not take 40
+    round trips in a row. The first failure propagates."""
+    if len(items) <= 1:
+        return [read(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(PARALLEL_READS, len(items))) as pool:
+        return list(pool.map(read, items))

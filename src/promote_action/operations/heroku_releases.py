@@ -11,10 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import httpx
 from pydantic import BaseModel
@@ -36,10 +34,6 @@ from promote_action.waiting import wait_for
 
 log = logging.getLogger("promote_action.heroku")
 
-T = TypeVar("T")
-R = TypeVar("R")
-
-PARALLEL_READS = 8
 OUTPUT_TAIL = 20
 """Release-phase lines kept per target for the summary of a failure."""
 
@@ -97,15 +91,6 @@ def connect(inputs: Inputs, services: Services) -> HerokuClient:
     return HerokuClient.connect(
         inputs.heroku_api_url, key, deadline=services.deadline, cancel=services.cancel
     )
-
-
-def read_all(read: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    """Independent reads for a plan, a few at a time: a plan over 20 apps should not take 40
-    round trips in a row. The first failure propagates."""
-    if len(items) <= 1:
-        return [read(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(PARALLEL_READS, len(items))) as pool:
-        return list(pool.map(read, items))
 
 
 # -- planning ------------------------------------------------------------------------------------

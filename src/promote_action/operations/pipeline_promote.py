@@ -31,7 +31,7 @@ from promote_action.errors import (
 from promote_action.heroku.client import HerokuClient
 from promote_action.heroku.models import App, Coupling
 from promote_action.inputs import UUID, Inputs
-from promote_action.operations.base import Report, Services, exit_code_for
+from promote_action.operations.base import Report, Services, exit_code_for, read_all
 from promote_action.operations.heroku_releases import (
     AppRef,
     ReleaseFollower,
@@ -43,7 +43,6 @@ from promote_action.operations.heroku_releases import (
     overall_status,
     per_target_outputs,
     pinned_release,
-    read_all,
     resolve_app,
     run_per_target,
     target_plan,

@@ -13,7 +13,9 @@ from promote_action.report import markdown as md
 from promote_action.waiting import format_duration
 
 if TYPE_CHECKING:
+    from promote_action.operations.connect import ConnectOutcome, ConnectPlan
     from promote_action.operations.heroku_releases import TargetOutcome, TargetPlan
+    from promote_action.operations.kintone_deploy import KintoneOutcome, KintonePlan
     from promote_action.operations.pipeline_promote import PromotionPlan
     from promote_action.operations.slug_copy import SlugCopyPlan
 
@@ -28,6 +30,7 @@ STATUS_ICONS = {
     "timed-out": "⌛",
     "cancelled": "🛑",
     "not-started": "⏸️",
+    "rolled back": "↩️",
 }
 
 
@@ -201,3 +204,156 @@ def promotion_plan_lines(plan: PromotionPlan) -> list[str]:
         action = "promote" if target.change else "already runs this slug, no change"
         lines.append(f"target: {target.app.name} {_version(target.current_version)}: {action}")
     return lines
+
+
+def kintone_plan_lines(plan: KintonePlan) -> list[str]:
+    action = "revert (discard preview changes)" if plan.revert else "deploy"
+    space = f" in guest space {plan.guest_space_id}" if plan.guest_space_id else ""
+    lines = [f"kintone {action} on {plan.base_url}{space}, {plan.auth_method} auth"]
+    for app in plan.apps:
+        change = (
+            f"preview revision {app.preview_revision} -> production (now {app.live_revision})"
+            if app.change
+            else f"no pending changes (revision {app.live_revision})"
+        )
+        lines.append(f"app {app.app} {app.name}: {change}")
+    return lines
+
+
+def kintone_deploy(
+    plan: KintonePlan,
+    outcome: KintoneOutcome | None,
+    *,
+    status: str,
+    apps: list[dict[str, object]],
+    requests: int,
+    run: RunContext,
+) -> str:
+    action = "revert of preview changes" if plan.revert else "deploy"
+    lines = [
+        f"## {STATUS_ICONS.get(status, '❔')} kintone {action}: {md.text(status)}",
+        "",
+        f"**Domain:** {md.text(plan.base_url)}"
+        + (f" · guest space {plan.guest_space_id}" if plan.guest_space_id else "")
+        + f" · {md.text(plan.auth_method)} auth",
+        "",
+    ]
+    if outcome is None:
+        lines += [DRY_RUN, ""]
+    rows = []
+    for app, result in zip(plan.apps, apps, strict=True):
+        after = result["live_revision_after"]
+        rows.append(
+            [
+                md.link(app.app, app.url),
+                md.text(app.name),
+                str(app.live_revision),
+                str(app.preview_revision) if app.change else "—",
+                str(after) if after is not None else "—",
+                status_cell(str(result["status"])),
+            ]
+        )
+    table = md.table(["App", "Name", "Live before", "Deploying", "Live after", "Status"], rows)
+    lines.append(table if len(rows) <= 30 else md.details(f"{len(rows)} apps", table))
+    if outcome and outcome.error:
+        lines += ["", f"**Failure:** {md.text(outcome.error)}"]
+    lines += [
+        "",
+        "> kintone has no API to roll production back to earlier settings: a failed deploy is "
+        "undone by kintone itself (all-or-nothing), but a successful one can only be reverted "
+        "by deploying the old settings again.",
+        "",
+        f"<sub>kintone API requests: {requests}"
+        + (f" · [workflow run]({run.run_url})" if run.run_url else "")
+        + "</sub>",
+    ]
+    return "\n".join(lines)
+
+
+CONNECT_TITLES = {
+    "connect-promote": "Heroku Connect mapping promotion",
+    "connect-pause": "Heroku Connect pause",
+    "connect-resume": "Heroku Connect resume",
+    "connect-check": "Heroku Connect health check",
+}
+
+
+def connect_plan_lines(plan: ConnectPlan) -> list[str]:
+    target = plan.target
+    lines = [
+        f"target: {target.app} connection {target.resource_name} ({target.state})",
+        f"source: {plan.source}",
+    ]
+    if not plan.changes:
+        lines.append("the target already has the source configuration")
+    for change in plan.changes:
+        lines.append(f"{change.change}: {change.object_name} {'; '.join(change.details)}".rstrip())
+    return lines
+
+
+def connect(
+    plan: ConnectPlan,
+    outcome: ConnectOutcome | None,
+    *,
+    status: str,
+    requests: int,
+    run: RunContext,
+) -> str:
+    target = plan.target
+    connection = outcome.connection if outcome else None
+    state = connection.state if connection else target.state
+    lines = [
+        f"## {STATUS_ICONS.get(status, '❔')} {CONNECT_TITLES[plan.operation]}: {md.text(status)}",
+        "",
+        f"**App:** {_app_link(target.app)} · **Connection:** {md.text(target.resource_name)} · "
+        f"**State:** {md.text(target.state)}"
+        + (f" -> {md.text(state)}" if state != target.state else ""),
+        "",
+    ]
+    if outcome is None:
+        lines += [DRY_RUN, ""]
+    if plan.operation == "connect-promote":
+        lines += [f"**Source:** {md.text(plan.source)}", ""]
+        rows = [
+            [md.text(c.object_name), md.text(c.change), md.text("; ".join(c.details)) or "—"]
+            for c in plan.changes
+        ]
+        lines.append(
+            md.table(["Object", "Change", "Details"], rows)
+            if rows
+            else "*The target already has the source configuration.*"
+        )
+        lines.append("")
+    if connection and connection.mappings:
+        rows = [
+            [
+                md.text(m.object_name),
+                md.text(m.state),
+                *(
+                    str(v) if v is not None else "—"
+                    for v in (m.counts.db, m.counts.sf, m.counts.errors)
+                ),
+            ]
+            for m in connection.mappings
+        ]
+        lines += [md.table(["Object", "State", "Rows (db)", "Rows (sf)", "Errors"], rows), ""]
+    if outcome and outcome.diagnosis:
+        d = outcome.diagnosis
+        lines.append(
+            f"**Diagnosis:** {len(d.errors)} error(s), {len(d.warnings)} warning(s), "
+            f"{len(d.passes)} passed, {len(d.skips)} skipped"
+        )
+        for item in d.errors:
+            text = item.get("display_name") or item.get("rule_id") or "error"
+            lines.append(f"- ❌ {md.text(text)}: {md.text(item.get('message', ''))}")
+        lines.append("")
+    if outcome and outcome.write_errors is not None:
+        lines += [f"**Write errors (last 24 h):** {outcome.write_errors.count}", ""]
+    if outcome and outcome.error:
+        lines += [f"**Failure:** {md.text(outcome.error)}", ""]
+    lines.append(
+        f"<sub>Heroku Connect API requests: {requests}"
+        + (f" · [workflow run]({run.run_url})" if run.run_url else "")
+        + "</sub>"
+    )
+    return "\n".join(lines)

@@ -79,6 +79,10 @@ class Reporter:
                 self._masked.add(line)
                 self.command("add-mask", line)
 
+    def mask_all(self, secrets: list[str]) -> None:
+        for secret in secrets:
+            self.mask(secret)
+
     # -- logs -----------------------------------------------------------------------------------
 
     @contextmanager

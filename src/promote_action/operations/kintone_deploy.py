@@ -1,0 +1,366 @@
+"""kintone-deploy: publish apps' preview settings to production, pinned, waited and verified.
+
+Plan (read-only): each app's preview and live settings revisions. An app whose preview equals
+its live revision has nothing to deploy and is left alone. Every other app is deployed pinned
+to the preview revision read here (or the one the user pinned), so settings someone changes
+after the plan are refused by kintone instead of shipped unreviewed.
+
+Apply: one deploy request for all apps (kintone applies it all-or-nothing), then one status
+request per poll for all apps. Because an app with no deploy running reports SUCCESS, success
+is only believed once each app's live revision equals the deployed revision.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from promote_action.errors import (
+    AmbiguousWriteError,
+    Cancelled,
+    PromoteError,
+    RemoteError,
+    UsageError,
+    VerificationError,
+    WaitTimeout,
+)
+from promote_action.inputs import AppPin, Inputs
+from promote_action.kintone.auth import MAX_TOKENS, build_auth
+from promote_action.kintone.client import KintoneClient
+from promote_action.kintone.models import DeployStatus
+from promote_action.operations.base import Report, Services, exit_code_for, read_all
+from promote_action.report import summary
+from promote_action.waiting import PollSchedule, wait_for
+
+log = logging.getLogger("promote_action.kintone")
+
+KINTONE_SCHEDULE = PollSchedule(first_delay=1.0, min_interval=0.5, fraction=0.1, max_interval=10.0)
+"""A deploy takes about 2 s when trivial and 5-10 s typically; each poll is one request for up to
+300 apps, and the first waits a second because the status may not show PROCESSING at once."""
+
+USAGE_CODES = {"GAIA_AP01": "kintone-apps", "GAIA_IL23": "kintone-guest-space-id"}
+"""Errors while planning that mean the inputs name the wrong thing (exit 2)."""
+
+
+class KintoneAppPlan(BaseModel):
+    app: str
+    name: str
+    preview_revision: int
+    """What will be deployed (the pin sent with the deploy)."""
+    live_revision: int
+    change: bool
+    url: str
+
+
+class KintonePlan(BaseModel):
+    base_url: str
+    guest_space_id: int | None
+    revert: bool
+    auth_method: str
+    apps: list[KintoneAppPlan]
+
+
+@dataclass
+class KintoneOutcome:
+    status: str = "not-started"
+    app_status: dict[str, str] = field(default_factory=dict)
+    live_after: dict[str, int] = field(default_factory=dict)
+    preview_after: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    duration: float | None = None
+
+
+class KintoneDeploy:
+    name = "kintone-deploy"
+
+    def __init__(self, inputs: Inputs, services: Services) -> None:
+        inputs.require("kintone-base-url", "kintone-apps")
+        auth = build_auth(inputs)
+        try:
+            services.reporter.mask_all(auth.derived_secrets)
+            apps = len(inputs.kintone_apps)
+            if auth.method == "API token" and apps > auth.token_count:
+                raise UsageError(
+                    "kintone-api-token",
+                    f"an API token authorises one app: {apps} apps need {apps} tokens, got "
+                    f"{auth.token_count} (at most {MAX_TOKENS} per request; use "
+                    "kintone-username/kintone-password or kintone-oauth-token for more apps)",
+                )
+        except UsageError:
+            auth.close()
+            raise
+        self.inputs = inputs
+        self.services = services
+        self.auth = auth
+        self.kintone = KintoneClient.connect(
+            str(inputs.kintone_base_url),
+            auth,
+            guest_space_id=inputs.kintone_guest_space_id,
+            deadline=services.deadline,
+            cancel=services.cancel,
+        )
+
+    def close(self) -> None:
+        self.kintone.close()
+        self.auth.close()
+
+    # -- plan -------------------------------------------------------------------------------------
+
+    def plan(self) -> KintonePlan:
+        apps = read_all(self._app_plan, self.inputs.kintone_apps)
+        plan = KintonePlan(
+            base_url=str(self.inputs.kintone_base_url),
+            guest_space_id=self.inputs.kintone_guest_space_id,
+            revert=self.inputs.kintone_revert,
+            auth_method=self.auth.method,
+            apps=apps,
+        )
+        for line in summary.kintone_plan_lines(plan):
+            log.info("%s", line)
+        return plan
+
+    def _app_plan(self, pin: AppPin) -> KintoneAppPlan:
+        app = str(pin.app)
+        try:
+            preview = self.kintone.preview_settings(app)
+            live = self.kintone.live_settings(app)
+        except RemoteError as exc:
+            if exc.code in USAGE_CODES:
+                raise UsageError(USAGE_CODES[exc.code], f"app {app}: {exc}") from None
+            raise
+        if pin.revision is not None and pin.revision != preview.revision:
+            raise PromoteError(
+                f"app {app}: its preview settings are at revision {preview.revision}, not the "
+                f"pinned {pin.revision}; someone changed them, so nothing was deployed"
+            )
+        return KintoneAppPlan(
+            app=app,
+            name=preview.name,
+            preview_revision=preview.revision,
+            live_revision=live.revision,
+            change=preview.revision != live.revision,
+            url=self._app_url(app),
+        )
+
+    def _app_url(self, app: str) -> str:
+        space = self.inputs.kintone_guest_space_id
+        base = str(self.inputs.kintone_base_url)
+        return f"{base}/k/guest/{space}/{app}/" if space else f"{base}/k/{app}/"
+
+    # -- apply ------------------------------------------------------------------------------------
+
+    def apply(self, plan: KintonePlan) -> KintoneOutcome:
+        outcome = KintoneOutcome()
+        changing = [a for a in plan.apps if a.change]
+        if not changing:
+            outcome.status = "unchanged"
+            return outcome
+        started = time.monotonic()
+        sent = False
+        try:
+            self._start(plan, changing)
+            sent = True
+            if not self.inputs.wait:
+                outcome.status = "created"
+                return outcome
+            self._wait(plan, changing, outcome)
+        except Cancelled:
+            outcome.status = "cancelled"
+            outcome.error = (
+                f"cancelled while waiting: the {_action(plan)} of {len(changing)} app(s) had "
+                "been sent and kintone completes it on its own"
+                if sent
+                else "cancelled before the deploy was sent: nothing was changed"
+            )
+        except WaitTimeout as exc:
+            outcome.status, outcome.error = "timed-out", str(exc)
+        except PromoteError as exc:
+            outcome.status, outcome.error = "failed", str(exc)
+        finally:
+            outcome.duration = time.monotonic() - started
+        return outcome
+
+    def _start(self, plan: KintonePlan, changing: list[KintoneAppPlan]) -> None:
+        """Send the deploy once, pinned. If the response is lost, the deploy took effect when an
+        app is PROCESSING or already live at the planned revision; only otherwise is it resent
+        (safe: the pins stop anything else from being deployed)."""
+        pins = [(a.app, a.preview_revision) for a in changing]
+        try:
+            self.kintone.deploy(pins, revert=plan.revert)
+        except AmbiguousWriteError as exc:
+            log.warning("%s; checking whether the deploy started", exc)
+            if self._deploy_took_effect(plan, changing):
+                log.info("the deploy had started")
+                return
+            log.info("the deploy had not started; sending it again")
+            self.kintone.deploy(pins, revert=plan.revert)
+        except RemoteError as exc:
+            if exc.code == "GAIA_CO03":
+                raise PromoteError(self._mismatch(changing, exc)) from None
+            raise
+        log.info("%s of %d app(s) started", _action(plan), len(changing))
+
+    def _deploy_took_effect(self, plan: KintonePlan, changing: list[KintoneAppPlan]) -> bool:
+        statuses = self.kintone.deploy_status([a.app for a in changing])
+        if any(s.status == "PROCESSING" for s in statuses):
+            return True
+        if plan.revert:
+            return False
+        live = read_all(lambda a: self.kintone.live_settings(a.app).revision, changing)
+        return all(rev == a.preview_revision for rev, a in zip(live, changing, strict=True))
+
+    def _mismatch(self, changing: list[KintoneAppPlan], exc: RemoteError) -> str:
+        """Name the app and both revisions: kintone's message only names the app."""
+        now = read_all(lambda a: self.kintone.preview_settings(a.app).revision, changing)
+        moved = [
+            f"app {a.app} planned at revision {a.preview_revision}, now {rev}"
+            for a, rev in zip(changing, now, strict=True)
+            if rev != a.preview_revision
+        ]
+        detail = "; ".join(moved) or exc.message
+        return f"kintone refused the deploy ({exc.code}): settings changed since the plan: {detail}"
+
+    def _wait(
+        self, plan: KintonePlan, changing: list[KintoneAppPlan], outcome: KintoneOutcome
+    ) -> None:
+        ids = [a.app for a in changing]
+        verified: set[str] = set()
+
+        def settled() -> list[DeployStatus] | None:
+            statuses = self.kintone.deploy_status(ids)
+            outcome.app_status = {s.app: s.status for s in statuses}
+            if any(s.status == "PROCESSING" for s in statuses):
+                return None
+            if any(s.status in ("FAIL", "CANCEL") for s in statuses):
+                return statuses
+            return statuses if self._verify(plan, changing, outcome, verified) else None
+
+        what = f"the kintone {_action(plan)} of {len(ids)} app(s)"
+        statuses = wait_for(
+            settled,
+            what=what,
+            deadline=self.services.deadline,
+            cancel=self.services.cancel,
+            schedule=KINTONE_SCHEDULE,
+            settle_first=True,
+        )
+        failed = [s for s in statuses if s.status in ("FAIL", "CANCEL")]
+        if failed:
+            listed = ", ".join(f"app {s.app} {s.status}" for s in failed)
+            raise PromoteError(
+                f"the {_action(plan)} failed ({listed}); kintone deploys "
+                f"all-or-nothing, so all {len(ids)} app(s) were rolled back to their previous "
+                "settings"
+            )
+        outcome.status = "succeeded"
+
+    def _verify(
+        self,
+        plan: KintonePlan,
+        changing: list[KintoneAppPlan],
+        outcome: KintoneOutcome,
+        verified: set[str],
+    ) -> bool:
+        """SUCCESS is also what an app with no deploy reports: believe it once the live
+        revision is the deployed one (a revert must instead leave production untouched and
+        reset the preview). Apps already verified are not read again."""
+        pending = [a for a in changing if a.app not in verified]
+        reads = read_all(self._revisions if plan.revert else self._live, pending)
+        for app, (live, preview) in zip(pending, reads, strict=True):
+            outcome.live_after[app.app] = live
+            if preview is not None:
+                outcome.preview_after[app.app] = preview
+            if plan.revert:
+                if live != app.live_revision:
+                    raise VerificationError(
+                        f"app {app.app}: production moved from revision {app.live_revision} to "
+                        f"{live} during the revert: someone else deployed"
+                    )
+                if preview != app.preview_revision:
+                    verified.add(app.app)
+            elif live == app.preview_revision:
+                verified.add(app.app)
+            elif live > app.preview_revision:
+                raise VerificationError(
+                    f"app {app.app}: production is at revision {live}, newer than the deployed "
+                    f"{app.preview_revision}: someone else deployed meanwhile"
+                )
+        return len(verified) == len(changing)
+
+    def _live(self, app: KintoneAppPlan) -> tuple[int, int | None]:
+        return self.kintone.live_settings(app.app).revision, None
+
+    def _revisions(self, app: KintoneAppPlan) -> tuple[int, int | None]:
+        live = self.kintone.live_settings(app.app).revision
+        return live, self.kintone.preview_settings(app.app).revision
+
+    # -- report -----------------------------------------------------------------------------------
+
+    def report(self, plan: KintonePlan, outcome: KintoneOutcome | None) -> Report:
+        status = "dry-run" if outcome is None else outcome.status
+        failure = None
+        if outcome is not None and status not in ("succeeded", "unchanged", "created"):
+            failure = outcome.error or status
+        apps: list[dict[str, object]] = []
+        for app in plan.apps:
+            live_after = outcome.live_after.get(app.app) if outcome else None
+            apps.append(
+                {
+                    "app": app.app,
+                    "name": app.name,
+                    "status": _app_status(app, outcome),
+                    "deployed_revision": app.preview_revision if app.change else None,
+                    "live_revision_before": app.live_revision,
+                    "live_revision_after": live_after,
+                }
+            )
+        revisions = {
+            a.app: (
+                outcome.live_after.get(a.app, a.live_revision) if outcome else a.preview_revision
+            )
+            for a in plan.apps
+        }
+        result = {
+            "operation": self.name,
+            "status": status,
+            "revert": plan.revert,
+            "guest_space_id": plan.guest_space_id,
+            "apps": apps,
+            "error": outcome.error if outcome else None,
+        }
+        outputs = {
+            "status": status,
+            "result": summary.compact_json(result),
+            "revisions": summary.compact_json(revisions),
+        }
+        requests = self.kintone.http.requests_sent
+        markdown = summary.kintone_deploy(
+            plan, outcome, status=status, apps=apps, requests=requests, run=self.services.run
+        )
+        return Report(
+            status=status,
+            outputs=outputs,
+            summary=markdown,
+            failure=failure,
+            exit_code=exit_code_for(status, failure),
+        )
+
+
+def _app_status(app: KintoneAppPlan, outcome: KintoneOutcome | None) -> str:
+    if not app.change:
+        return "unchanged"
+    if outcome is None:
+        return "planned"
+    kintone_status = outcome.app_status.get(app.app)
+    if outcome.status == "succeeded":
+        return "succeeded"
+    if kintone_status in ("FAIL", "CANCEL"):
+        return "failed" if kintone_status == "FAIL" else "rolled back"
+    return outcome.status
+
+
+def _action(plan: KintonePlan) -> str:
+    return "revert" if plan.revert else "deploy"
