@@ -39,7 +39,16 @@ $(HEROKU_CLI_STAMP):
 	npm install --prefix .tools/heroku-cli --no-audit --no-fund --loglevel=error heroku@$(HEROKU_CLI_VERSION)
 	touch $(HEROKU_CLI_STAMP)
 
-unit: $(STAMP) $(HEROKU_CLI_STAMP)
+# The official kintone REST API client, pinned, for tests/sandbox/test_official_kintone_client.py:
+# it proves the fake kintone speaks kintone's wire format to a client we did not write.
+KINTONE_CLIENT_VERSION := 6.2.1
+KINTONE_CLIENT_STAMP := .tools/kintone-client/.installed-$(KINTONE_CLIENT_VERSION)
+
+$(KINTONE_CLIENT_STAMP):
+	npm install --prefix .tools/kintone-client --no-audit --no-fund --loglevel=error @kintone/rest-api-client@$(KINTONE_CLIENT_VERSION)
+	touch $(KINTONE_CLIENT_STAMP)
+
+unit: $(STAMP) $(HEROKU_CLI_STAMP) $(KINTONE_CLIENT_STAMP)
 	$(BIN)/pytest -n 2
 
 test: lint typecheck check-action unit

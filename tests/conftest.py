@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from certificates import Certificates, make_certificates
 from promote_action.sandbox import Sandbox
 
 COMMIT = "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39"
@@ -59,3 +60,8 @@ def heroku(sandbox: Sandbox) -> HerokuWorld:
     return HerokuWorld(
         sandbox, token, "shop-staging", slug, old_slug, ["shop-prod-eu", "shop-prod-us"]
     )
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    return make_certificates(tmp_path_factory.mktemp("certificates"))

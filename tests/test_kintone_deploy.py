@@ -7,12 +7,16 @@ import json
 import signal
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
 
-from promote_action.sandbox import Fault, Sandbox
+from certificates import Certificates
+from promote_action.sandbox import Fault, Sandbox, TlsConfig
 from runner import ACTION, finish, run_action, start_action
 
 DEPLOY = "/k/v1/preview/app/deploy.json"
@@ -138,7 +142,9 @@ def test_settings_changed_between_plan_and_deploy_are_not_deployed(kintone: Kint
         tmp = Path(name)
         process = start_action(kintone.inputs(), tmp)
         deadline = time.monotonic() + 20
-        while not any(r.path == "/k/v1/app/settings.json" for r in kintone.sandbox.requests_in_flight()):
+        while not any(
+            r.path == "/k/v1/app/settings.json" for r in kintone.sandbox.requests_in_flight()
+        ):
             assert time.monotonic() < deadline, "the plan never read production settings"
             time.sleep(0.01)
         kintone.sandbox.kintone.change_preview(app, name="Sneaky change")
@@ -233,7 +239,9 @@ def test_api_tokens(kintone: KintoneWorld):
     assert run.exit_code == 0, run.stdout
     assert kintone.deploy_posts()[0].headers["X-Cybozu-API-Token"] == "[REDACTED]"
     masks = [line for line in run.stdout.splitlines() if line.startswith("::add-mask::")]
-    visible = "\n".join(line for line in run.everything.splitlines() if not line.startswith("::add-mask::"))
+    visible = "\n".join(
+        line for line in run.everything.splitlines() if not line.startswith("::add-mask::")
+    )
     for token in tokens:
         assert f"::add-mask::{token}" in masks, "each token is masked on its own"
         assert token not in visible
@@ -465,3 +473,77 @@ def test_no_credential_leaks_anywhere(kintone: KintoneWorld):
         assert secret not in visible
         assert secret not in kintone.sandbox.request_log_text()
     assert f"::add-mask::{derived}" in run.stdout
+
+
+# -- secure access: TLS client certificates -------------------------------------------------------
+
+
+@pytest.fixture
+def secure(
+    certificates: Certificates, tmp_path: Path
+) -> Iterator[tuple[KintoneWorld, dict[str, str]]]:
+    """A kintone domain that requires a client certificate; the runner trusts its test CA."""
+    tls = TlsConfig(
+        certificates.server_cert, certificates.server_key, client_ca_pem=certificates.ca
+    )
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(certificates.ca)
+    with Sandbox(tls=tls) as sandbox:
+        k = sandbox.kintone
+        k.add_user("deployer", "s3cret pass")
+        app = k.add_app(managers=["deployer"], preview_revision=6, live_revision=5).id
+        yield KintoneWorld(sandbox, [app]), {"SSL_CERT_FILE": str(ca_file)}
+
+
+def pem_of(certificates: Certificates) -> str:
+    key, cert, _ = pkcs12.load_key_and_certificates(
+        certificates.client_pfx, certificates.pfx_password.encode()
+    )
+    assert key is not None
+    assert cert is not None
+    pem = cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return pem.decode()
+
+
+def test_client_certificate_as_base64_pfx(secure, certificates: Certificates):
+    world, env = secure
+    pfx = base64.b64encode(certificates.client_pfx).decode()
+    run = run_action(
+        world.inputs(
+            kintone_client_cert=pfx, kintone_client_cert_password=certificates.pfx_password
+        ),
+        **env,
+    )
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert world.sandbox.kintone.app(world.apps[0]).live_revision == 6
+    assert pfx not in run.everything.replace(f"::add-mask::{pfx}", "")
+
+
+def test_client_certificate_as_pem_file(secure, certificates: Certificates, tmp_path: Path):
+    world, env = secure
+    path = tmp_path / "client.pem"
+    path.write_text(pem_of(certificates))
+    run = run_action(world.inputs(kintone_client_cert=str(path)), **env)
+    assert run.exit_code == 0, run.stdout + run.stderr
+
+
+def test_without_a_client_certificate_the_domain_is_unreachable(secure):
+    world, env = secure
+    run = run_action(world.inputs(timeout="5s"), **env)
+    assert run.exit_code == 1
+    assert "kintone" in run.error_lines()[0]
+    assert world.sandbox.requests == []
+
+
+def test_wrong_certificate_password_is_a_usage_error(secure, certificates: Certificates):
+    world, env = secure
+    pfx = base64.b64encode(certificates.client_pfx).decode()
+    run = run_action(
+        world.inputs(kintone_client_cert=pfx, kintone_client_cert_password="wrong"), **env
+    )
+    assert run.exit_code == 2
+    assert (
+        "input 'kintone-client-cert-password': the .pfx could not be opened" in run.error_lines()[0]
+    )

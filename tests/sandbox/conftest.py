@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import ssl
 import time
 from collections.abc import Callable, Iterator
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from certificates import Certificates, make_certificates
 from promote_action.sandbox import Sandbox
 
 ACCEPT = "application/vnd.heroku+json; version=3"
@@ -132,3 +134,71 @@ def finish() -> Callable[[httpx.Client, str], list[dict[str, object]]]:
         raise AssertionError(f"promotion {promotion_id} still pending")
 
     return wait
+
+
+_DEPLOY = "/k/v1/preview/app/deploy.json"
+
+
+def password_auth(login: str, password: str) -> dict[str, str]:
+    """kintone's password header: base64 of login:password, no scheme."""
+    return {"X-Cybozu-Authorization": base64.b64encode(f"{login}:{password}".encode()).decode()}
+
+
+@dataclass(frozen=True)
+class KintoneWorld:
+    """Apps 1 and 2 (2 has changes pending: preview 8, live 6) and app 3 in guest space 7.
+
+    ``admin`` manages all three, ``viewer`` may only view app 1; each token belongs to one
+    app: ``tokens[n]`` to app n with every permission, ``view_token`` to app 1, view only.
+    """
+
+    admin: dict[str, str]
+    viewer: dict[str, str]
+    tokens: dict[int, str]
+    view_token: str
+
+
+@pytest.fixture
+def kworld(sandbox: Sandbox) -> KintoneWorld:
+    k = sandbox.kintone
+    k.add_user("admin", "admin-pass-1")
+    k.add_user("viewer", "viewer-pass-1")
+    k.add_app(name="Orders", managers=["admin"], viewers=["viewer"])
+    k.add_app(name="Customers", managers=["admin"], preview_revision=8, live_revision=6)
+    k.add_app(name="Guest board", managers=["admin"], space_id=7, preview_revision=3)
+    k.set_deploy_behaviour(processing_seconds=0.1)
+    return KintoneWorld(
+        admin=password_auth("admin", "admin-pass-1"),
+        viewer=password_auth("viewer", "viewer-pass-1"),
+        tokens={app: k.add_api_token(app) for app in (1, 2, 3)},
+        view_token=k.add_api_token(1, manage=False, view=True),
+    )
+
+
+@pytest.fixture
+def kintone(sandbox: Sandbox, kworld: KintoneWorld, tls: ssl.SSLContext) -> Iterator[httpx.Client]:
+    """A client of the fake kintone, logged in as ``admin`` by password."""
+    with httpx.Client(base_url=sandbox.url, headers=kworld.admin, timeout=5, verify=tls) as client:
+        yield client
+
+
+@pytest.fixture
+def deployed() -> Callable[..., list[dict[str, str]]]:
+    """Poll a deploy's status until no app is PROCESSING, as a careful client would."""
+
+    def wait(client: httpx.Client, apps: list[int], path: str = _DEPLOY) -> list[dict[str, str]]:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            response = client.get(path, params={f"apps[{i}]": a for i, a in enumerate(apps)})
+            statuses: list[dict[str, str]] = response.json()["apps"]
+            if all(s["status"] != "PROCESSING" for s in statuses):
+                return statuses
+            time.sleep(0.02)
+        raise AssertionError(f"apps {apps} still deploying")
+
+    return wait
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    return make_certificates(tmp_path_factory.mktemp("certificates"))

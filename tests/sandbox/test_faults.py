@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import re
 import time
 from typing import Any
@@ -59,6 +60,22 @@ def test_slow_response(sandbox: Sandbox, api: httpx.Client) -> None:
     sandbox.add_fault(Fault(match="GET /account", delay_seconds=0.3, times=1))
     with pytest.raises(httpx.ReadTimeout):
         api.get("/account", timeout=0.1)
+
+
+def test_a_slowed_request_is_in_flight_until_answered(sandbox: Sandbox, api: httpx.Client) -> None:
+    sandbox.add_fault(Fault(match="GET /account", delay_seconds=0.3, times=1))
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(api.get, "/account")
+        deadline = time.monotonic() + 3
+        while not sandbox.requests_in_flight():
+            assert time.monotonic() < deadline, "the request never arrived"
+            time.sleep(0.01)
+        (waiting,) = sandbox.requests_in_flight()
+        assert (waiting.method, waiting.path, waiting.status) == ("GET", "/account", 0)
+        assert sandbox.requests == []
+        assert answer.result().status_code == 200
+    assert sandbox.requests_in_flight() == []
+    assert [r.status for r in sandbox.requests] == [200]
 
 
 def test_dropped_post_is_processed_but_never_answered(

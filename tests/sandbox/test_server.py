@@ -49,13 +49,16 @@ def test_services_mount_by_prefix_and_by_host(http: httpx.Client, sandbox: Sandb
     unknown = http.get(f"{sandbox.url}/kintone/k/v1/other.json")
     assert unknown.status_code == 404
     assert unknown.json()["code"] == "GAIA_XX01"
-    heroku = http.get(f"{sandbox.url}/k/v1/echo/x.json")
+    built_in_kintone = http.get(f"{sandbox.url}/k/v1/echo/x.json")
+    assert built_in_kintone.json()["code"] == "GAIA_NF01"
+    heroku = http.get(f"{sandbox.url}/v1/echo/x.json")
     assert heroku.json()["id"] == "not_found"
     assert [(r.service, r.path) for r in sandbox.requests] == [
         ("kintone", "/kintone/k/v1/echo/[REDACTED].json"),
         ("github", "/k/v1/echo/[REDACTED].json"),
         ("kintone", "/kintone/k/v1/other.json"),
-        ("heroku", "/k/v1/echo/x.json"),
+        ("kintone", "/k/v1/echo/x.json"),
+        ("heroku", "/v1/echo/x.json"),
     ]
 
 

@@ -6,9 +6,9 @@ import signal
 import threading
 
 from .fixtures import demo_fixture
-from .server import Fault, LoggedRequest, Sandbox
+from .server import Fault, LoggedRequest, Sandbox, TlsConfig
 
-__all__ = ["Fault", "LoggedRequest", "Sandbox", "demo_fixture", "serve_forever"]
+__all__ = ["Fault", "LoggedRequest", "Sandbox", "TlsConfig", "demo_fixture", "serve_forever"]
 
 
 def serve_forever(host: str = "127.0.0.1", port: int = 0) -> None:

@@ -22,7 +22,10 @@ class Request:
 
     ``path`` is relative to the service's mount point so a service's routes stay the real API's
     paths wherever it is mounted; ``base_url`` is what the client used to reach the mount, for
-    URLs the service hands back (a release's output stream, for instance).
+    URLs the service hands back (a release's output stream, for instance). A header sent on
+    several lines arrives as one, its values joined with ", ". ``in_flight`` counts the
+    service's requests being served when this one arrived, itself included: kintone reports
+    that number on every response and refuses requests beyond its limit.
     """
 
     method: str
@@ -32,6 +35,7 @@ class Request:
     body: bytes
     base_url: str
     params: Mapping[str, str] = field(default_factory=dict)
+    in_flight: int = 1
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()

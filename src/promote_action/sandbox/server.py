@@ -13,16 +13,20 @@ import dataclasses
 import json
 import re
 import socket
+import ssl
 import sys
+import tempfile
 import threading
 import time
 import traceback
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 from .heroku import FakeHeroku
+from .kintone import FakeKintone
 from .routing import REDACTED, Reply, Request, Route, Service
 
 CONTROL_PREFIX = "/__sandbox__/"
@@ -64,6 +68,33 @@ class Fault:
             raise ValueError(f"{self.status} is not an HTTP status")
         if self.every < 1 or (self.times is not None and self.times < 0):
             raise ValueError("every must be at least 1 and times at least 0")
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """Serve HTTPS with this certificate chain and key, both PEM.
+
+    With ``client_ca_pem`` every client must present a certificate that CA issued, or the TLS
+    handshake fails before any HTTP is spoken, as on kintone's secure-access hosts
+    (``{sub}.s.cybozu.com``); such refusals never reach the request log.
+    """
+
+    cert_pem: bytes
+    key_pem: bytes = field(repr=False)
+    client_ca_pem: bytes | None = None
+
+    def context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        # The ssl module loads a key only from a file: a private directory, gone once loaded.
+        with tempfile.TemporaryDirectory() as directory:
+            cert, key = Path(directory, "cert.pem"), Path(directory, "key.pem")
+            cert.write_bytes(self.cert_pem)
+            key.write_bytes(self.key_pem)
+            context.load_cert_chain(cert, key)
+        if self.client_ca_pem is not None:
+            context.load_verify_locations(cadata=self.client_ca_pem.decode())
+            context.verify_mode = ssl.CERT_REQUIRED
+        return context
 
 
 @dataclass(frozen=True)
@@ -130,18 +161,28 @@ class _Entry:
 
 
 class Sandbox:
-    """Fake services on one loopback port; a context manager that starts and stops the server."""
+    """Fake services on one loopback port; a context manager that starts and stops the server.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    Heroku's API owns every path no other service claims; kintone lives under ``/k``, where a
+    cybozu.com domain serves it (``/k/v1/...``, ``/k/guest/{space}/v1/...``).
+    """
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, tls: TlsConfig | None = None
+    ) -> None:
         self._address = (host, port)
+        self._tls = tls
         self._lock = threading.Lock()
         self._mounts: list[_Mount] = []
         self._faults: list[_FaultState] = []
         self._log: list[_Entry] = []
+        self._in_flight: dict[Service, int] = {}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.heroku = FakeHeroku()
         self.mount(self.heroku)
+        self.kintone = FakeKintone()
+        self.mount(self.kintone, prefix="/k")
 
     def mount(self, service: Service, *, prefix: str = "", host: str | None = None) -> None:
         """Serve ``service`` under a path prefix and/or only for one ``Host`` (port ignored)."""
@@ -160,6 +201,7 @@ class Sandbox:
             raise RuntimeError("sandbox already started")
         server = _Server(self._address, _Handler)
         server.sandbox = self
+        server.tls = None if self._tls is None else self._tls.context()
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
@@ -193,7 +235,11 @@ class Sandbox:
         if self._server is None:
             raise RuntimeError("sandbox not started")
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self._scheme}://{host!s}:{port}"
+
+    @property
+    def _scheme(self) -> str:
+        return "http" if self._tls is None else "https"
 
     # Request log.
 
@@ -204,6 +250,12 @@ class Sandbox:
 
     def writes(self) -> list[LoggedRequest]:
         return [r for r in self.requests if r.is_write]
+
+    def requests_in_flight(self) -> list[LoggedRequest]:
+        """Requests that arrived and are not answered yet (status 0), slowed by a fault, say:
+        a test can wait for one to act at a precise moment of a client's run."""
+        with self._lock:
+            return [e.logged for e in self._log if not e.answered]
 
     def clear_requests(self) -> None:
         with self._lock:
@@ -246,9 +298,10 @@ class Sandbox:
             ((r, p) for r in mount.routes if (p := r.match(method, local)) is not None),
             (None, {}),
         )
-        base_url = f"http://{host}{mount.prefix}" if host else f"{self.url}{mount.prefix}"
+        base_url = f"{self._scheme}://{host}{mount.prefix}" if host else f"{self.url}{mount.prefix}"
         request = Request(method, local, query, headers, body, base_url, params)
-        entry = self._arrive(request, mounts, mount, route)
+        entry, in_flight = self._arrive(request, mounts, mount, route)
+        request = dataclasses.replace(request, in_flight=in_flight)
         fault = self._due_fault(f"{method} {path}")
         if fault is not None:
             time.sleep(fault.delay_seconds)
@@ -263,12 +316,13 @@ class Sandbox:
         if fault is not None and fault.headers:
             reply = reply.with_headers(*fault.headers)
         dropped = fault is not None and fault.drop_response
-        self._answer(entry, 0 if dropped else reply.status)
+        self._answer(entry, mount.service, 0 if dropped else reply.status)
         return None if dropped else reply
 
     def _arrive(
         self, request: Request, mounts: list[_Mount], mount: _Mount, route: Route | None
-    ) -> _Entry:
+    ) -> tuple[_Entry, int]:
+        """Log the request and count it in flight for its service; returns the slot and count."""
         secrets = sorted(
             {s for m in mounts for s in m.service.secrets() if s}, key=len, reverse=True
         )
@@ -300,12 +354,14 @@ class Sandbox:
         entry = _Entry(logged)
         with self._lock:
             self._log.append(entry)
-        return entry
+            in_flight = self._in_flight[mount.service] = self._in_flight.get(mount.service, 0) + 1
+        return entry, in_flight
 
-    def _answer(self, entry: _Entry, status: int) -> None:
+    def _answer(self, entry: _Entry, service: Service, status: int) -> None:
         with self._lock:
             entry.logged = dataclasses.replace(entry.logged, status=status)
             entry.answered = True
+            self._in_flight[service] -= 1
 
     def _due_fault(self, target: str) -> Fault | None:
         due = None
@@ -341,6 +397,7 @@ def _call(service: Service, route: Route, request: Request) -> Reply:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     sandbox: Sandbox
+    tls: ssl.SSLContext | None
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
         super().__init__(address, handler)
@@ -354,10 +411,21 @@ class _Server(ThreadingHTTPServer):
             else:
                 self._connections.discard(connection)
 
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """With TLS, shake hands here, in the connection's own thread, so a slow or refused
+        client never holds up the accept loop."""
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        # The TLS socket takes over the connection's descriptor: closing it is ours to do.
+        with self.tls.wrap_socket(request, server_side=True) as secure:
+            super().finish_request(secure, client_address)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that exits with keep-alive connections open resets them: that is normal
-        for a CLI, not a sandbox failure worth a traceback."""
-        if isinstance(sys.exc_info()[1], ConnectionError):
+        """A client that exits with keep-alive connections open resets them, and one without
+        an acceptable certificate fails its handshake: that is normal for a client, not a
+        sandbox failure worth a traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLError):
             return
         super().handle_error(request, client_address)
 
@@ -388,7 +456,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         body = self._read_body()
-        reply = self.server.sandbox._exchange(self.command, self.path, dict(self.headers), body)
+        # One entry per field, however many lines and whatever case it came in: a repeated
+        # field's values joined with ", " mean the same (RFC 9110 5.3).
+        names = {name.lower(): name for name in self.headers}
+        headers = {name: ", ".join(self.headers.get_all(name, [])) for name in names.values()}
+        reply = self.server.sandbox._exchange(self.command, self.path, headers, body)
         if reply is None:
             self.close_connection = True
             return
