@@ -168,3 +168,11 @@ def test_every_api_response_carries_request_id_and_rate_limit(api: httpx.Client)
     assert len(ids) == 3
     assert all(r.headers["RateLimit-Remaining"].isdigit() for r in responses)
     assert all(r.headers["Content-Type"] == "application/json" for r in responses)
+
+
+def test_config_vars_answer_names_and_values_and_never_reach_the_log(sandbox, world, api) -> None:
+    sandbox.heroku.set_config_vars("staging-app", {"DATABASE_URL": "postgres://user:hunter2@db/x"})
+    assert api.get("/apps/staging-app/config-vars").json() == {
+        "DATABASE_URL": "postgres://user:hunter2@db/x"
+    }
+    assert "hunter2" not in sandbox.request_log_text()

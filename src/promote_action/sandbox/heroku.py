@@ -318,6 +318,7 @@ class FakeHeroku:
         self._streams: dict[str, _Stream] = {}
         self._behaviours: dict[str, _Behaviour] = {}
         self._two_factor: set[str] = set()
+        self._config_vars: dict[str, dict[str, str]] = {}
         self._rate_limit = _RateLimit()
         self._buckets: dict[str, _Bucket] = {}
         self._pipelines: dict[str, Pipeline] = {}
@@ -438,6 +439,11 @@ class FakeHeroku:
             self._rate_limit = _RateLimit(capacity, refill_per_second, retry_after)
             self._buckets.clear()
 
+    def set_config_vars(self, app: str, values: Mapping[str, str]) -> None:
+        """Config vars are secrets: clients should only ever look at their names."""
+        with self._lock:
+            self._config_vars[self._app(app).id] = dict(values)
+
     def require_two_factor(self, token: str) -> None:
         with self._lock:
             self._two_factor.add(self._users[token].id)
@@ -520,6 +526,7 @@ class FakeHeroku:
             Route("POST", "/apps/{app}/releases", api(self._create_release)),
             Route("GET", "/apps/{app}/releases/{release}", api(self._get_release)),
             Route("GET", "/apps/{app}/slugs/{slug}", api(self._get_slug)),
+            Route("GET", "/apps/{app}/config-vars", api(self._get_config_vars)),
             Route("GET", "/apps/{app}/pipeline-couplings", api(self._get_app_coupling)),
             Route("POST", "/filters/apps", api(self._filter_apps)),
             Route("GET", "/pipelines", api(self._list_pipelines)),
@@ -555,7 +562,8 @@ class FakeHeroku:
 
     def secrets(self) -> list[str]:
         with self._lock:
-            return [*self._users, *self._streams]
+            values = [v for app in self._config_vars.values() for v in app.values()]
+            return [*self._users, *self._streams, *values]
 
     # Request plumbing.
 
@@ -665,6 +673,10 @@ class FakeHeroku:
     def _get_slug(self, request: Request, user: User) -> Reply:
         self._accessible_app(request.params["app"], user)
         return Reply.json(200, _slug_wire(self._usable_slug(request.params["slug"], user)))
+
+    def _get_config_vars(self, request: Request, user: User) -> Reply:
+        app = self._accessible_app(request.params["app"], user)
+        return Reply.json(200, dict(self._config_vars.get(app.id, {})))
 
     def _get_app_coupling(self, request: Request, user: User) -> Reply:
         app = self._accessible_app(request.params["app"], user)

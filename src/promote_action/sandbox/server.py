@@ -25,6 +25,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from .connect import FakeConnect
+from .github import FakeGitHub
 from .heroku import FakeHeroku
 from .kintone import FakeKintone
 from .routing import REDACTED, Reply, Request, Route, Service
@@ -164,7 +166,10 @@ class Sandbox:
     """Fake services on one loopback port; a context manager that starts and stops the server.
 
     Heroku's API owns every path no other service claims; kintone lives under ``/k``, where a
-    cybozu.com domain serves it (``/k/v1/...``, ``/k/guest/{space}/v1/...``).
+    cybozu.com domain serves it (``/k/v1/...``, ``/k/guest/{space}/v1/...``). Heroku Connect's
+    discovery host lives under ``/connect`` and its cells under ``/cells/us`` and ``/cells/eu``.
+    GitHub's REST API lives under ``/github``, as GitHub Enterprise Server's lives under
+    ``/api/v3``.
     """
 
     def __init__(
@@ -183,6 +188,11 @@ class Sandbox:
         self.mount(self.heroku)
         self.kintone = FakeKintone()
         self.mount(self.kintone, prefix="/k")
+        self.connect = FakeConnect()
+        for service, prefix in self.connect.mounts():
+            self.mount(service, prefix=prefix)
+        self.github = FakeGitHub()
+        self.mount(self.github, prefix="/github")
 
     def mount(self, service: Service, *, prefix: str = "", host: str | None = None) -> None:
         """Serve ``service`` under a path prefix and/or only for one ``Host`` (port ignored)."""
