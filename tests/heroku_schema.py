@@ -97,8 +97,15 @@ def request_schemas(method: str, path: str) -> list[dict[str, Any]]:
     return found
 
 
+OUTSIDE_THE_SUBSET = [("GET", re.compile(r"/apps/[^/]+/config-vars"))]
+"""Documented in the full Platform API schema (config-var "Info for App") but not in the subset
+shipped here."""
+
+
 def validate_request(method: str, path: str, body: Any) -> None:
     """The request is documented, and its body matches at least one documented form."""
+    if any(m == method and p.fullmatch(path) for m, p in OUTSIDE_THE_SUBSET):
+        return
     schemas = request_schemas(method, path)
     assert schemas, f"the schema documents no {method} {path}"
     if body is None:

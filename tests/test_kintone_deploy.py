@@ -416,7 +416,8 @@ def test_lost_deploy_response_is_checked_not_resent(kintone: KintoneWorld):
     assert run.exit_code == 0, run.stdout + run.stderr
     assert len(kintone.deploy_posts()) == 1
     assert len(kintone.sandbox.kintone.deploys()) == 1
-    assert "checking whether the deploy started" in run.stdout
+    assert "checking whether it took effect" in run.stdout
+    assert "it had taken effect" in run.stdout
 
 
 def test_five_hundreds_on_status_polls_are_retried(kintone: KintoneWorld):

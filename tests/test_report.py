@@ -97,3 +97,11 @@ def test_console_mode_prints_outputs_readably_and_as_json():
     reporter.set_outputs({"status": "succeeded"})
     reporter.finish()
     assert out.getvalue().strip() == '{\n  "status": "succeeded"\n}'
+
+
+def test_markdown_text_escapes_block_markers_only_at_the_start():
+    assert md.text("shop-prod-eu v2") == "shop-prod-eu v2"
+    assert md.text("- item") == "\\- item"
+    assert md.text("1. item") == "1\\. item"
+    assert md.text("# heading") == "\\# heading"
+    assert md.text("+ field Phone; - field X") == "\\+ field Phone; - field X"

@@ -78,7 +78,7 @@ def test_copies_the_newest_good_slug_to_two_apps_and_reports_each(heroku: Heroku
     ]
     assert [r.headers.get("Range") for r in source_lists] == ["version ..; max=10, order=desc"]
     assert "| Target | Before | After | Status | Duration |" in run.summary
-    assert "shop\\-prod\\-eu" in run.summary
+    assert "[shop-prod-eu](https://dashboard.heroku.com/apps/shop-prod-eu/activity)" in run.summary
     assert "✅ succeeded" in run.summary
     assert "https://dashboard.heroku.com/apps/shop-prod-us/activity" in run.summary
 
@@ -254,7 +254,8 @@ def test_dropped_post_response_creates_exactly_one_release_per_target(heroku: He
         releases = heroku.sandbox.heroku.releases(target)
         assert len(releases) == 2
         assert heroku.sandbox.heroku.current_release(target).slug_id == heroku.slug_id
-    assert "checking whether the release was created" in run.stdout
+    assert "checking whether it took effect" in run.stdout
+    assert "it had taken effect" in run.stdout
 
 
 def test_timeout_reports_the_release_it_left_pending(heroku: HerokuWorld):

@@ -12,11 +12,21 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from types import FrameType
+from typing import Any
 
-from promote_action import __version__, operations
+from pydantic import ValidationError
+
+from promote_action import __version__, operations, plans
 from promote_action.context import RunContext
-from promote_action.errors import EXIT_CANCELLED, Cancelled, PromoteError, UsageError
+from promote_action.errors import (
+    EXIT_CANCELLED,
+    EXIT_FAILURE,
+    Cancelled,
+    PromoteError,
+    UsageError,
+)
 from promote_action.inputs import OPERATIONS, SECRET_INPUTS, Inputs, env_names, load_inputs
 from promote_action.operations.base import Report, Services
 from promote_action.report import markdown as md
@@ -65,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             deadline=Deadline(inputs.timeout),
             cancel=cancel,
             run=RunContext.from_env(os.environ),
+            mode=inputs.mode,
         )
         report = run(inputs, services)
     except PromoteError as exc:
@@ -78,16 +89,72 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(inputs: Inputs, services: Services) -> Report:
-    """Plan with read-only calls, then apply unless this is a dry run."""
+    """Plan with read-only calls; then, by mode: report the plan, or apply it (after checking
+    that a plan handed in by an earlier job still matches the world)."""
+    planned = None
+    if inputs.mode == "apply":
+        planned, inputs = _approved_plan(inputs)
     operation = operations.create(inputs, services)
     try:
         with services.reporter.group("Plan"):
             plan = operation.plan()
-        if inputs.dry_run:
-            return operation.report(plan, None)
+            for finding in plan.findings:
+                log.warning("pre-flight: %s", finding)
+        if inputs.mode == "plan" or inputs.dry_run:
+            report = operation.report(plan, None)
+            if inputs.mode == "plan":
+                encoded = plans.encode(operation.name, plan)
+                report = replace(report, outputs={**report.outputs, "plan": encoded})
+            return _strict(report, inputs, plan.findings)
+        if inputs.strict and plan.findings:
+            return _strict(operation.report(plan, None), inputs, plan.findings)
+        if planned is not None:
+            drifts = operation.drift(planned, plan)
+            if drifts:
+                return _refuse(
+                    operation.report(planned, None),
+                    "drifted",
+                    "refusing to apply the plan: the state changed since it was made: "
+                    + "; ".join(drifts),
+                )
+            plan = planned
         return operation.report(plan, operation.apply(plan))
     finally:
         operation.close()
+
+
+def _approved_plan(inputs: Inputs) -> tuple[Any, Inputs]:
+    """The plan from the `plan` input, and the inputs that reproduce its resolution."""
+    envelope = plans.decode(inputs.plan)
+    if inputs.operation and inputs.operation != envelope.operation:
+        raise UsageError(
+            "operation", f"is {inputs.operation} but the plan is for {envelope.operation}"
+        )
+    cls = operations.operation_class(envelope.operation)
+    try:
+        planned = cls.plan_type.model_validate(envelope.plan)
+    except ValidationError:
+        raise UsageError("plan", f"is not a valid {envelope.operation} plan") from None
+    pinned = {"operation": envelope.operation, **cls.pinned_inputs(planned)}
+    return planned, inputs.model_copy(update=pinned)
+
+
+def _strict(report: Report, inputs: Inputs, findings: list[str]) -> Report:
+    if not (inputs.strict and findings):
+        return report
+    return _refuse(report, "failed", "strict: pre-flight findings: " + "; ".join(findings))
+
+
+def _refuse(report: Report, status: str, failure: str) -> Report:
+    """A plan that must not be applied: nothing was changed, and the summary says why."""
+    return replace(
+        report,
+        status=status,
+        outputs={**report.outputs, "status": status},
+        summary=f"{report.summary}\n\n**❌ {md.text(failure)}**\n\nNothing was changed.",
+        failure=f"{failure} (nothing was changed)",
+        exit_code=EXIT_FAILURE,
+    )
 
 
 def _publish(reporter: Reporter, report: Report) -> None:

@@ -210,6 +210,11 @@ class Inputs(BaseSettings):
     wait: bool = input_field("wait", True, "Wait until every new release is live and verified.")
     timeout: float = input_field("timeout", 900.0, "Deadline for the whole run, e.g. 90s, 15m.")
     dry_run: bool = input_field("dry-run", False, "Plan and report only; make no change.")
+    mode: Literal["run", "plan", "apply"] = input_field(
+        "mode", "run", "run (plan and apply), plan (output the plan only) or apply (a plan)."
+    )
+    plan: str | None = input_field("plan", None, "mode apply: the plan output of a mode plan run.")
+    strict: bool = input_field("strict", False, "Pre-flight findings fail the step.")
 
     kintone_base_url: str | None = input_field(
         "kintone-base-url",
@@ -285,7 +290,15 @@ class Inputs(BaseSettings):
             raise ValueError(f"expected one of: {', '.join(OPERATIONS)}")
         return value.strip() if isinstance(value, str) else value
 
-    @field_validator("wait", "dry_run", "kintone_revert", "connect_prune", mode="before")
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode(cls, value: object) -> str:
+        text = str(value).strip()
+        if text not in ("run", "plan", "apply"):
+            raise ValueError("expected run, plan or apply")
+        return text
+
+    @field_validator("wait", "dry_run", "kintone_revert", "connect_prune", "strict", mode="before")
     @classmethod
     def _bool(cls, value: object) -> bool:
         return parse_bool(value)

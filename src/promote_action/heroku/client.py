@@ -43,6 +43,14 @@ def decode_heroku_error(response: httpx.Response) -> tuple[str, str]:
     return f"http_{response.status_code}", "unexpected error body"
 
 
+def heroku_refused(response: httpx.Response, code: str) -> bool:
+    """Heroku refused the request before acting on it: rate limited, or its API answered
+    `unavailable` with its own error body (maintenance, overload). Such a write is safe to
+    send again. A 5xx without Heroku's error body (a router timeout, a dropped connection)
+    stays ambiguous: the request may have been acted on."""
+    return response.status_code == 429 or (response.status_code == 503 and code == "unavailable")
+
+
 def _non_json(response: httpx.Response) -> str:
     kind = response.headers.get("Content-Type", "no content type").split(";")[0]
     return f"non-JSON response ({kind})"
@@ -78,6 +86,7 @@ class HerokuClient:
             auth_headers={"Authorization": f"Bearer {api_key}"},
             default_headers={"Accept": ACCEPT, "User-Agent": "promote-action"},
             rate_limit_header="RateLimit-Remaining",
+            is_rejection=heroku_refused,
             warning_headers=("Warning-Message", "X-Heroku-Warning"),
             transport=transport,
         )
@@ -136,6 +145,11 @@ class HerokuClient:
 
     def slug(self, app: str, slug_id: str) -> Slug:
         return Slug.model_validate(self.http.get_json(f"/apps/{_segment(app)}/slugs/{slug_id}"))
+
+    def config_var_keys(self, app: str) -> set[str]:
+        """Only the names: the values are secrets and are dropped as soon as they arrive."""
+        values = self.http.get_json(f"/apps/{_segment(app)}/config-vars")
+        return set(values) if isinstance(values, dict) else set()
 
     def create_release(self, app: str, *, slug_id: str, description: str) -> Release:
         """POST once; a lost response surfaces as AmbiguousWriteError for the caller to settle."""

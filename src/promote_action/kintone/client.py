@@ -9,6 +9,7 @@ many apps would make the URL too long.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -106,6 +107,12 @@ class KintoneClient:
     def live_settings(self, app: str) -> AppSettings:
         data = self.http.get_json(f"{self.prefix}/app/settings.json", params={"app": app})
         return AppSettings.model_validate(data)
+
+    def document(self, app: str, kind: str, *, preview: bool) -> dict[str, Any]:
+        """A settings document (`form/fields`, `views`, ...) of the preview or production app."""
+        where = "/preview/app" if preview else "/app"
+        data = self.http.get_json(f"{self.prefix}{where}/{kind}.json", params={"app": app})
+        return data if isinstance(data, dict) else {}
 
     def deploy(self, apps: Sequence[tuple[str, int | None]], *, revert: bool) -> None:
         """Start the asynchronous deploy (or revert); 200 `{}` says only that it was accepted."""

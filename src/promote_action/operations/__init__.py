@@ -2,38 +2,29 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from promote_action.inputs import Inputs
 from promote_action.operations.base import Operation, Services
 
-CONNECT_OPERATIONS = {
-    "connect-promote": "ConnectPromote",
-    "connect-pause": "ConnectPause",
-    "connect-resume": "ConnectResume",
-    "connect-check": "ConnectCheck",
+OPERATION_CLASSES = {
+    "slug-copy": ("slug_copy", "SlugCopy"),
+    "pipeline-promote": ("pipeline_promote", "PipelinePromote"),
+    "kintone-deploy": ("kintone_deploy", "KintoneDeploy"),
+    "connect-promote": ("connect", "ConnectPromote"),
+    "connect-pause": ("connect", "ConnectPause"),
+    "connect-resume": ("connect", "ConnectResume"),
+    "connect-check": ("connect", "ConnectCheck"),
 }
 
 
+def operation_class(name: str) -> Any:
+    """Imported on demand: a slug copy never loads the kintone or Connect code."""
+    module, cls = OPERATION_CLASSES[name]
+    return getattr(importlib.import_module(f"promote_action.operations.{module}"), cls)
+
+
 def create(inputs: Inputs, services: Services) -> Operation[Any, Any]:
-    """The operation named by the `operation` input; imported on demand to keep start-up lean."""
-    if inputs.operation == "slug-copy":
-        from promote_action.operations.slug_copy import SlugCopy  # noqa: PLC0415
-
-        return SlugCopy(inputs, services)
-    if inputs.operation == "pipeline-promote":
-        from promote_action.operations.pipeline_promote import PipelinePromote  # noqa: PLC0415
-
-        return PipelinePromote(inputs, services)
-    if inputs.operation == "kintone-deploy":
-        from promote_action.operations.kintone_deploy import KintoneDeploy  # noqa: PLC0415
-
-        return KintoneDeploy(inputs, services)
-    if inputs.operation in CONNECT_OPERATIONS:
-        from promote_action.operations import connect  # noqa: PLC0415
-
-        operation: type[connect.ConnectOperation] = getattr(
-            connect, CONNECT_OPERATIONS[inputs.operation]
-        )
-        return operation(inputs, services)
-    raise AssertionError(f"unhandled operation {inputs.operation}")
+    operation: Operation[Any, Any] = operation_class(str(inputs.operation))(inputs, services)
+    return operation

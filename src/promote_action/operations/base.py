@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from promote_action.context import RunContext
-from promote_action.errors import EXIT_CANCELLED, EXIT_FAILURE, EXIT_OK
+from promote_action.errors import EXIT_CANCELLED, EXIT_FAILURE, EXIT_OK, AmbiguousWriteError
 from promote_action.report.workflow import Reporter
 from promote_action.waiting import CancelToken, Deadline
 
@@ -19,6 +20,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 PARALLEL_READS = 16
+
+log = logging.getLogger("promote_action")
 
 
 @dataclass
@@ -30,6 +33,13 @@ class Services:
     cancel: CancelToken
     run: RunContext = field(default_factory=RunContext)
     started: float = field(default_factory=time.monotonic)
+    mode: str = "run"
+    """`run`, `plan` or `apply` (the `mode` input)."""
+
+    @property
+    def unapplied_status(self) -> str:
+        """The status of a run that only planned: `planned` in mode plan, else a dry run."""
+        return "planned" if self.mode == "plan" else "dry-run"
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,11 @@ class Operation(Protocol[PlanT, OutcomeT]):
 
     def plan(self) -> PlanT: ...
 
+    def drift(self, planned: PlanT, fresh: PlanT) -> list[str]:
+        """What changed since `planned` was made, judged against a fresh plan (mode apply):
+        each entry one readable line; empty means the plan may be applied as it is."""
+        ...
+
     def apply(self, plan: PlanT) -> OutcomeT: ...
 
     def report(self, plan: PlanT, outcome: OutcomeT | None) -> Report: ...
@@ -75,3 +90,30 @@ def read_all(read: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return [read(item) for item in items]
     with ThreadPoolExecutor(max_workers=min(PARALLEL_READS, len(items))) as pool:
         return list(pool.map(read, items))
+
+
+def write_once(
+    send: Callable[[], R],
+    took_effect: Callable[[], R | None],
+    *,
+    attempts: int = 3,
+) -> R:
+    """Send a write whose repetition would do harm (a second release, a second promotion).
+
+    When its outcome is unknown (lost response, 5xx after sending), look at the platform's
+    state first: if the write took effect, use what it made; only if it did not is it sent
+    again, at most `attempts` times in all.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return send()
+        except AmbiguousWriteError as exc:
+            log.warning("%s; checking whether it took effect", exc)
+            found = took_effect()
+            if found is not None:
+                log.info("it had taken effect")
+                return found
+            if attempt == attempts:
+                raise
+            log.info("it had not taken effect; sending it again")
+    raise AssertionError("unreachable")

@@ -28,7 +28,7 @@ from promote_action.errors import (
 from promote_action.heroku.client import HerokuClient
 from promote_action.heroku.models import App, Release
 from promote_action.inputs import Inputs
-from promote_action.operations.base import Services
+from promote_action.operations.base import Services, read_all
 from promote_action.report.summary import compact_json
 from promote_action.waiting import wait_for
 
@@ -57,7 +57,10 @@ class TargetPlan(BaseModel):
     current_release_id: str | None
     current_version: int | None
     current_slug_id: str | None
+    current_commit: str | None = None
     stack: str | None
+    pending_version: int | None = None
+    """A release still in its release phase on the target when the plan was made."""
     change: bool = True
     """False when the target already runs what would be deployed: nothing to do."""
 
@@ -140,15 +143,66 @@ def no_slug(app: App, release: Release) -> str:
 
 
 def target_plan(heroku: HerokuClient, app: App, *, deploys_slug: str | None) -> TargetPlan:
-    current = heroku.current_release(app.id)
+    """What the target runs now (and its commit, for the summary), and whether a release is
+    still pending there, from the newest releases page."""
+    recent = heroku.recent_releases(app.id)
+    current = next((r for r in recent if r.current), None) or heroku.current_release(app.id)
+    pending = next((r for r in recent if r.status == "pending"), None)
+    commit = heroku.slug(app.id, current.slug_id).commit if current and current.slug_id else None
     return TargetPlan(
         app=AppRef.of(app),
         current_release_id=current.id if current else None,
         current_version=current.version if current else None,
         current_slug_id=current.slug_id if current else None,
+        current_commit=commit,
         stack=app.stack.name if app.stack else None,
+        pending_version=pending.version if pending else None,
         change=not (current and deploys_slug and current.slug_id == deploys_slug),
     )
+
+
+def preflight(
+    heroku: HerokuClient,
+    source: App,
+    source_stack: str | None,
+    targets: list[TargetPlan],
+) -> list[str]:
+    """Findings a reviewer should see before approving: config var names the targets lack
+    (never values), a stack the slug was not built for, a release still pending."""
+    findings = []
+    source_keys = heroku.config_var_keys(source.id)
+    target_keys = read_all(lambda t: heroku.config_var_keys(t.app.id), targets)
+    for target, keys in zip(targets, target_keys, strict=True):
+        if missing := sorted(source_keys - keys):
+            findings.append(
+                f"{target.app.name} lacks config vars set on {source.name}: {', '.join(missing)}"
+            )
+        if target.stack and source_stack and target.stack != source_stack:
+            findings.append(
+                f"{target.app.name} runs stack {target.stack} but the slug was built for "
+                f"{source_stack}"
+            )
+        if target.pending_version is not None:
+            findings.append(
+                f"{target.app.name} has release v{target.pending_version} still pending"
+            )
+    return findings
+
+
+def target_drift(planned: list[TargetPlan], fresh: list[TargetPlan]) -> list[str]:
+    """Targets that changed release since the plan (someone deployed meanwhile)."""
+    now = {t.app.id: t for t in fresh}
+    drifts = []
+    for target in planned:
+        current = now.get(target.app.id)
+        if current is None:
+            drifts.append(f"{target.app.name} is no longer a target")
+        elif current.current_release_id != target.current_release_id:
+            drifts.append(
+                f"{target.app.name} now runs v{current.current_version} "
+                f"(the plan was made when it ran v{target.current_version})"
+            )
+    return drifts
 
 
 # -- following releases --------------------------------------------------------------------------

@@ -15,11 +15,11 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel
 
 from promote_action.errors import (
-    AmbiguousWriteError,
     Cancelled,
     PromoteError,
     RemoteError,
@@ -30,8 +30,15 @@ from promote_action.errors import (
 from promote_action.inputs import AppPin, Inputs
 from promote_action.kintone.auth import MAX_TOKENS, build_auth
 from promote_action.kintone.client import KintoneClient
+from promote_action.kintone.diff import SETTING_KINDS, describe_difference
 from promote_action.kintone.models import DeployStatus
-from promote_action.operations.base import Report, Services, exit_code_for, read_all
+from promote_action.operations.base import (
+    Report,
+    Services,
+    exit_code_for,
+    read_all,
+    write_once,
+)
 from promote_action.report import summary
 from promote_action.waiting import PollSchedule, wait_for
 
@@ -53,6 +60,8 @@ class KintoneAppPlan(BaseModel):
     live_revision: int
     change: bool
     url: str
+    differences: list[str] = []
+    """Mode plan: what differs between preview and production, per kind of setting."""
 
 
 class KintonePlan(BaseModel):
@@ -61,6 +70,7 @@ class KintonePlan(BaseModel):
     revert: bool
     auth_method: str
     apps: list[KintoneAppPlan]
+    findings: list[str] = []
 
 
 @dataclass
@@ -75,6 +85,7 @@ class KintoneOutcome:
 
 class KintoneDeploy:
     name = "kintone-deploy"
+    plan_type = KintonePlan
 
     def __init__(self, inputs: Inputs, services: Services) -> None:
         inputs.require("kintone-base-url", "kintone-apps")
@@ -122,6 +133,34 @@ class KintoneDeploy:
             log.info("%s", line)
         return plan
 
+    @staticmethod
+    def pinned_inputs(plan: KintonePlan) -> dict[str, Any]:
+        """The plan's apps and domain. Revisions are not pinned as inputs: mode apply compares
+        them with the plan and lists every drift instead of stopping at the first."""
+        return {
+            "kintone_base_url": plan.base_url,
+            "kintone_apps": [AppPin(app=int(a.app)) for a in plan.apps],
+            "kintone_guest_space_id": plan.guest_space_id,
+            "kintone_revert": plan.revert,
+        }
+
+    def drift(self, planned: KintonePlan, fresh: KintonePlan) -> list[str]:
+        now = {a.app: a for a in fresh.apps}
+        drifts = []
+        for app in planned.apps:
+            current = now[app.app]
+            if current.preview_revision != app.preview_revision:
+                drifts.append(
+                    f"app {app.app}: preview settings are now at revision "
+                    f"{current.preview_revision} (the plan deploys {app.preview_revision})"
+                )
+            if current.live_revision != app.live_revision:
+                drifts.append(
+                    f"app {app.app}: production is now at revision {current.live_revision} "
+                    f"(planned from {app.live_revision})"
+                )
+        return drifts
+
     def _app_plan(self, pin: AppPin) -> KintoneAppPlan:
         app = str(pin.app)
         try:
@@ -136,14 +175,27 @@ class KintoneDeploy:
                 f"app {app}: its preview settings are at revision {preview.revision}, not the "
                 f"pinned {pin.revision}; someone changed them, so nothing was deployed"
             )
+        change = preview.revision != live.revision
         return KintoneAppPlan(
             app=app,
             name=preview.name,
             preview_revision=preview.revision,
             live_revision=live.revision,
-            change=preview.revision != live.revision,
+            change=change,
             url=self._app_url(app),
+            differences=self._differences(app) if change and self.services.mode == "plan" else [],
         )
+
+    def _differences(self, app: str) -> list[str]:
+        """Which kinds of settings a deploy would change, compared document by document (ten
+        reads per app, so only when a reviewer asked for a plan)."""
+        found = []
+        for kind, label in SETTING_KINDS.items():
+            preview = self.kintone.document(app, kind, preview=True)
+            live = self.kintone.document(app, kind, preview=False)
+            if detail := describe_difference(kind, preview, live):
+                found.append(f"{label}: {detail}")
+        return found
 
     def _app_url(self, app: str) -> str:
         space = self.inputs.kintone_guest_space_id
@@ -188,15 +240,16 @@ class KintoneDeploy:
         app is PROCESSING or already live at the planned revision; only otherwise is it resent
         (safe: the pins stop anything else from being deployed)."""
         pins = [(a.app, a.preview_revision) for a in changing]
+
+        def send() -> bool:
+            self.kintone.deploy(pins, revert=plan.revert)
+            return True
+
+        def started() -> bool | None:
+            return True if self._deploy_took_effect(plan, changing) else None
+
         try:
-            self.kintone.deploy(pins, revert=plan.revert)
-        except AmbiguousWriteError as exc:
-            log.warning("%s; checking whether the deploy started", exc)
-            if self._deploy_took_effect(plan, changing):
-                log.info("the deploy had started")
-                return
-            log.info("the deploy had not started; sending it again")
-            self.kintone.deploy(pins, revert=plan.revert)
+            write_once(send, started)
         except RemoteError as exc:
             if exc.code == "GAIA_CO03":
                 raise PromoteError(self._mismatch(changing, exc)) from None
@@ -300,7 +353,7 @@ class KintoneDeploy:
     # -- report -----------------------------------------------------------------------------------
 
     def report(self, plan: KintonePlan, outcome: KintoneOutcome | None) -> Report:
-        status = "dry-run" if outcome is None else outcome.status
+        status = self.services.unapplied_status if outcome is None else outcome.status
         failure = None
         if outcome is not None and status not in ("succeeded", "unchanged", "created"):
             failure = outcome.error or status

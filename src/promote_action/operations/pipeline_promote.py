@@ -17,12 +17,12 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
 from promote_action.errors import (
-    AmbiguousWriteError,
+    Cancelled,
     PromoteError,
     RemoteError,
     UsageError,
@@ -31,7 +31,13 @@ from promote_action.errors import (
 from promote_action.heroku.client import HerokuClient
 from promote_action.heroku.models import App, Coupling
 from promote_action.inputs import UUID, Inputs
-from promote_action.operations.base import Report, Services, exit_code_for, read_all
+from promote_action.operations.base import (
+    Report,
+    Services,
+    exit_code_for,
+    read_all,
+    write_once,
+)
 from promote_action.operations.heroku_releases import (
     AppRef,
     ReleaseFollower,
@@ -43,8 +49,10 @@ from promote_action.operations.heroku_releases import (
     overall_status,
     per_target_outputs,
     pinned_release,
+    preflight,
     resolve_app,
     run_per_target,
+    target_drift,
     target_plan,
     target_results,
 )
@@ -61,7 +69,7 @@ PROMOTION_SCHEDULE = PollSchedule(first_delay=1.0, min_interval=1.0)
 """Targets are polled no faster than a 1 s poller: a promotion needs a second or more to create
 the releases, and a late look at a new release costs nothing, since its release-phase log is
 then read live and reports the end of the phase at once."""
-EVIDENCE_GRACE_SECONDS = 20.0
+EVIDENCE_GRACE_SECONDS = 10.0
 """How long to look for the releases of a promotion whose creation response was lost."""
 
 
@@ -94,6 +102,9 @@ class PromotionPlan(BaseModel):
     targets: list[TargetPlan]
     stages: list[StageApp]
     review_apps: int
+    findings: list[str]
+    source_pinned: bool
+    """The user pinned the source release: a newer one is then not a drift."""
 
 
 @dataclass
@@ -104,6 +115,7 @@ class PromotionOutcome:
 
 class PipelinePromote:
     name = "pipeline-promote"
+    plan_type = PromotionPlan
 
     def __init__(self, inputs: Inputs, services: Services) -> None:
         inputs.require("heroku-api-key", "source-app")
@@ -135,7 +147,7 @@ class PipelinePromote:
         ]
         apps = {app.id: app for app in read_all(self._readable_app, mapped) if app}
         apps[source_app.id] = source_app
-        source, source_current = self._source(source_app, coupling.stage)
+        source, source_current, slug_stack = self._source(source_app, coupling.stage)
         target_apps = self._targets(source_app, coupling.stage, stage_of, apps)
         targets = read_all(
             lambda app: target_plan(self.heroku, app, deploys_slug=source.slug_id), target_apps
@@ -158,6 +170,8 @@ class PipelinePromote:
             targets=targets,
             stages=sorted(stages, key=lambda s: (STAGE_ORDER.get(s.stage, 9), s.app.name)),
             review_apps=sum(1 for c in couplings if c.stage == "review"),
+            findings=preflight(self.heroku, source_app, slug_stack, targets),
+            source_pinned=bool(self.inputs.release),
         )
         for line in summary.promotion_plan_lines(plan):
             log.info("%s", line)
@@ -173,6 +187,30 @@ class PipelinePromote:
                 log.info("pipeline app %s is not readable with this key (%s)", app_id, exc.code)
                 return None
             raise
+
+    @staticmethod
+    def pinned_inputs(plan: PromotionPlan) -> dict[str, Any]:
+        """Inputs that resolve exactly this plan again (mode apply)."""
+        return {
+            "source_app": plan.source.app.id,
+            "target_apps": [t.app.id for t in plan.targets],
+            "target_stage": None,
+            "release": plan.source.release_id,
+            "pipeline": plan.pipeline.id,
+        }
+
+    def drift(self, planned: PromotionPlan, fresh: PromotionPlan) -> list[str]:
+        drifts = target_drift(planned.targets, fresh.targets)
+        if not planned.source_pinned:
+            current = self.heroku.current_release(planned.source.app.id)
+            if current is None or current.id != planned.source.release_id:
+                now = f"v{current.version}" if current else "nothing"
+                drifts.insert(
+                    0,
+                    f"{planned.source.app.name} now runs {now} "
+                    f"(the plan promotes v{planned.source.version})",
+                )
+        return drifts
 
     def _coupling(self, app: App) -> Coupling:
         try:
@@ -206,8 +244,9 @@ class PipelinePromote:
             raise UsageError("pipeline", f"{app.name} is in pipeline {name}, not {wanted}")
         return PipelineRef(id=actual.id, name=name)
 
-    def _source(self, app: App, stage: str) -> tuple[PromotionSource, int | None]:
-        """The release to promote, and the version the source runs now (for the map)."""
+    def _source(self, app: App, stage: str) -> tuple[PromotionSource, int | None, str | None]:
+        """The release to promote, the version the source runs now (for the map), and the
+        stack its slug was built for."""
         current = self.heroku.current_release(app.id)
         if self.inputs.release:
             release = pinned_release(self.heroku, app, self.inputs.release)
@@ -227,7 +266,8 @@ class PipelinePromote:
             commit=slug.commit,
             commit_description=slug.commit_description,
         )
-        return source, current.version if current else None
+        stack = slug.stack.name if slug.stack else None
+        return source, current.version if current else None, stack
 
     def _targets(
         self, source: App, source_stage: str, stage_of: dict[str, str], apps: dict[str, App]
@@ -283,7 +323,13 @@ class PipelinePromote:
             for outcome in outcomes:
                 outcome.status = "unchanged"
             return PromotionOutcome(None, outcomes)
-        tracker = self._start(plan, [o.plan.app.id for o in changing])
+        try:
+            tracker = self._start(plan, [o.plan.app.id for o in changing])
+        except PromoteError as exc:
+            status = "cancelled" if isinstance(exc, Cancelled) else "failed"
+            for outcome in changing:
+                outcome.status, outcome.error = status, str(exc)
+            return PromotionOutcome(None, outcomes)
         if not self.inputs.wait:
             for outcome in outcomes:
                 outcome.status = "created" if outcome.plan.change else "unchanged"
@@ -309,33 +355,27 @@ class PipelinePromote:
         return PromotionOutcome(tracker.promotion_id, outcomes)
 
     def _start(self, plan: PromotionPlan, target_ids: list[str]) -> TargetTracker:
-        """Create the promotion once. If the response is lost, look for its releases on the
-        targets before sending anything again: two promotions would deploy twice."""
-        try:
+        """Create the promotion once. If the response is lost, its releases appearing on the
+        targets show it was created: two promotions would deploy twice."""
+
+        def send() -> TargetTracker:
             promotion = self.heroku.create_promotion(
                 pipeline_id=plan.pipeline.id,
                 source_app_id=plan.source.app.id,
                 source_release_id=plan.source.release_id,
                 targets=target_ids,
             )
-        except AmbiguousWriteError as exc:
-            log.warning("%s; looking for its releases on the targets", exc)
+            log.info("promotion %s created", promotion.id)
+            tracker = PromotionTracker(self.heroku, promotion.id, target_ids)
+            if self.inputs.wait:
+                tracker.start(self.services)
+            return tracker
+
+        def created() -> TargetTracker | None:
             found = self._evidence(plan, target_ids)
-            if found:
-                log.info("the promotion was created: %d target release(s) found", len(found))
-                return KnownReleases(found)
-            log.info("the promotion was not created; sending it again")
-            promotion = self.heroku.create_promotion(
-                pipeline_id=plan.pipeline.id,
-                source_app_id=plan.source.app.id,
-                source_release_id=plan.source.release_id,
-                targets=target_ids,
-            )
-        log.info("promotion %s created", promotion.id)
-        tracker = PromotionTracker(self.heroku, promotion.id, target_ids)
-        if self.inputs.wait:
-            tracker.start(self.services)
-        return tracker
+            return KnownReleases(found) if found else None
+
+        return write_once(send, created)
 
     def _evidence(self, plan: PromotionPlan, target_ids: list[str]) -> dict[str, str]:
         """Releases of the promoted slug that appeared on the targets after the plan."""
@@ -366,7 +406,7 @@ class PipelinePromote:
 
     def report(self, plan: PromotionPlan, outcome: PromotionOutcome | None) -> Report:
         targets = outcome.targets if outcome else None
-        status = "dry-run" if targets is None else overall_status(targets)
+        status = self.services.unapplied_status if targets is None else overall_status(targets)
         failure = failure_line(targets) if targets else None
         promotion_id = outcome.promotion_id if outcome else None
         result = {

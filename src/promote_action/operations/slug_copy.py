@@ -9,13 +9,20 @@ release phase and verify that the target's current release carries the slug.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from pydantic import BaseModel
 
-from promote_action.errors import AmbiguousWriteError, RemoteError, UsageError
+from promote_action.errors import RemoteError, UsageError
 from promote_action.heroku.models import App, Release
 from promote_action.inputs import Inputs
-from promote_action.operations.base import Report, Services, exit_code_for
+from promote_action.operations.base import (
+    Report,
+    Services,
+    exit_code_for,
+    read_all,
+    write_once,
+)
 from promote_action.operations.heroku_releases import (
     AppRef,
     ReleaseFollower,
@@ -27,8 +34,10 @@ from promote_action.operations.heroku_releases import (
     overall_status,
     per_target_outputs,
     pinned_release,
+    preflight,
     resolve_app,
     run_per_target,
+    target_drift,
     target_plan,
     target_results,
 )
@@ -53,11 +62,14 @@ class SlugCopyPlan(BaseModel):
     source: SourcePlan
     targets: list[TargetPlan]
     description: str
-    warnings: list[str]
+    findings: list[str]
+    source_pinned: bool
+    """The user pinned the release or slug: a newer source release is then not a drift."""
 
 
 class SlugCopy:
     name = "slug-copy"
+    plan_type = SlugCopyPlan
 
     def __init__(self, inputs: Inputs, services: Services) -> None:
         inputs.require("heroku-api-key", "source-app", "target-apps")
@@ -78,14 +90,10 @@ class SlugCopy:
         source_name = str(self.inputs.source_app)
         source_app = resolve_app(self.heroku, "source-app", source_name)
         source = self._source(source_app)
-        targets = [
-            target_plan(
-                self.heroku,
-                resolve_app(self.heroku, "target-apps", name),
-                deploys_slug=source.slug_id,
-            )
-            for name in self.inputs.target_apps
-        ]
+        target_apps = [resolve_app(self.heroku, "target-apps", n) for n in self.inputs.target_apps]
+        targets = read_all(
+            lambda app: target_plan(self.heroku, app, deploys_slug=source.slug_id), target_apps
+        )
         seen: dict[str, str] = {}
         for target, name in zip(targets, self.inputs.target_apps, strict=True):
             if target.app.id == source_app.id:
@@ -93,22 +101,41 @@ class SlugCopy:
             if target.app.id in seen:
                 raise UsageError("target-apps", f"'{name}' and '{seen[target.app.id]}' are one app")
             seen[target.app.id] = name
-        warnings = [
-            f"{t.app.name} runs stack {t.stack} but the slug was built for {source.stack}"
-            for t in targets
-            if t.stack and source.stack and t.stack != source.stack
-        ]
         plan = SlugCopyPlan(
             source=source,
             targets=targets,
             description=self.inputs.description or self._default_description(source),
-            warnings=warnings,
+            findings=preflight(self.heroku, source_app, source.stack, targets),
+            source_pinned=bool(self.inputs.release or self.inputs.slug),
         )
-        for line in summary.slug_copy_plan_lines(plan):
+        for line in summary.slug_copy_plan_lines(plan, self.services.run):
             log.info("%s", line)
-        for warning in warnings:
-            log.warning("%s", warning)
         return plan
+
+    @staticmethod
+    def pinned_inputs(plan: SlugCopyPlan) -> dict[str, Any]:
+        """Inputs that resolve exactly this plan again (mode apply)."""
+        return {
+            "source_app": plan.source.app.id,
+            "target_apps": [t.app.id for t in plan.targets],
+            "release": plan.source.release_id,
+            "slug": None if plan.source.release_id else plan.source.slug_id,
+            "description": plan.description,
+        }
+
+    def drift(self, planned: SlugCopyPlan, fresh: SlugCopyPlan) -> list[str]:
+        drifts = target_drift(planned.targets, fresh.targets)
+        if not planned.source_pinned:
+            newest = self._source_release(
+                resolve_app(self.heroku, "source-app", planned.source.app.id), pinned=False
+            )
+            if newest.id != planned.source.release_id:
+                drifts.insert(
+                    0,
+                    f"{planned.source.app.name}: the newest succeeded release is now "
+                    f"v{newest.version} (the plan ships v{planned.source.version})",
+                )
+        return drifts
 
     def _source(self, app: App) -> SourcePlan:
         release: Release | None
@@ -135,8 +162,8 @@ class SlugCopy:
             stack=slug.stack.name if slug.stack else None,
         )
 
-    def _source_release(self, app: App) -> Release:
-        if self.inputs.release:
+    def _source_release(self, app: App, *, pinned: bool = True) -> Release:
+        if pinned and self.inputs.release:
             return pinned_release(self.heroku, app, self.inputs.release)
         newest_without_slug = None
         for release in self.heroku.newest_releases(app.id):
@@ -181,30 +208,29 @@ class SlugCopy:
         return outcomes
 
     def _create(self, plan: SlugCopyPlan, target: TargetPlan) -> Release:
-        """POST the release once. If the response is lost, look before sending it again: a
-        release of this slug newer than the planned current one means the POST took effect."""
+        """POST the release once; if the response is lost, a release of this slug newer than
+        the planned current one means the POST took effect."""
         app = target.app
-        try:
+
+        def send() -> Release:
             return self.heroku.create_release(
                 app.id, slug_id=plan.source.slug_id, description=plan.description
             )
-        except AmbiguousWriteError as exc:
-            log.warning("%s: %s; checking whether the release was created", app.name, exc)
-        for release in self.heroku.newest_releases(app.id):
-            if target.current_version is not None and release.version <= target.current_version:
-                break
-            if release.slug_id == plan.source.slug_id:
-                log.info("%s: the release was created (v%s)", app.name, release.version)
-                return release
-        log.info("%s: the release was not created; sending it again", app.name)
-        return self.heroku.create_release(
-            app.id, slug_id=plan.source.slug_id, description=plan.description
-        )
+
+        def created() -> Release | None:
+            for release in self.heroku.newest_releases(app.id):
+                if target.current_version is not None and release.version <= target.current_version:
+                    return None
+                if release.slug_id == plan.source.slug_id:
+                    return release
+            return None
+
+        return write_once(send, created)
 
     # -- report -----------------------------------------------------------------------------------
 
     def report(self, plan: SlugCopyPlan, outcomes: list[TargetOutcome] | None) -> Report:
-        status = "dry-run" if outcomes is None else overall_status(outcomes)
+        status = self.services.unapplied_status if outcomes is None else overall_status(outcomes)
         failure = failure_line(outcomes) if outcomes else None
         result = {
             "operation": self.name,

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import re
 
-_ESCAPED = re.compile(r"([\\`*_\[\]()|#!~+\-@])")
+_ESCAPED = re.compile(r"([\\`*_\[\]()|~@])")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_LINE_START = re.compile(r"^(\d*)([#+\-.])")
 
 
 def text(value: object) -> str:
-    """Inline text: one line, Markdown punctuation and HTML neutralised."""
+    """Inline text: one line, Markdown punctuation and HTML neutralised. `@` is escaped so
+    nobody is pinged; `#`, `+`, `-` and `1.` only matter where a line starts."""
     flat = " ".join(str(value).split())
     flat = "".join(_ENTITIES.get(ch, ch) for ch in flat)
-    return _ESCAPED.sub(r"\\\1", flat)
+    return _LINE_START.sub(r"\1\\\2", _ESCAPED.sub(r"\\\1", flat))
 
 
 def code(value: object) -> str:

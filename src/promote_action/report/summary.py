@@ -67,8 +67,8 @@ def slug_copy(
     if outcomes is None:
         lines += [DRY_RUN, ""]
     lines.append(_targets_table(plan.targets, outcomes, "would release"))
-    for warning in plan.warnings:
-        lines += ["", f"> ⚠️ {md.text(warning)}"]
+    lines += _findings(plan.findings)
+    lines += _compare_links(source.commit, plan.targets, run)
     lines += _failures(outcomes)
     lines += ["", _footer(requests, run)]
     return "\n".join(lines)
@@ -94,6 +94,8 @@ def pipeline_promote(
     if outcomes is None:
         lines += [DRY_RUN, ""]
     lines.append(_targets_table(plan.targets, outcomes, f"would get {_version(source.version)}"))
+    lines += _findings(plan.findings)
+    lines += _compare_links(source.commit, plan.targets, run)
     lines += _failures(outcomes)
     lines += ["", "### Pipeline", "", _pipeline_map(plan, outcomes)]
     lines += ["", _footer(requests, run)]
@@ -149,6 +151,26 @@ def _pipeline_map(plan: PromotionPlan, outcomes: list[TargetOutcome] | None) -> 
     return table
 
 
+def _findings(findings: list[str]) -> list[str]:
+    if not findings:
+        return []
+    return ["", "**Pre-flight findings:**", *(f"- ⚠️ {md.text(f)}" for f in findings)]
+
+
+def _compare_links(commit: str | None, targets: list[TargetPlan], run: RunContext) -> list[str]:
+    """What changes in code, per target, when the repository is known (GitHub compare)."""
+    if not (commit and run.repository):
+        return []
+    links = []
+    for target in targets:
+        if target.current_commit and target.current_commit != commit:
+            url = f"{run.server_url}/{run.repository}/compare/{target.current_commit}...{commit}"
+            links.append(
+                f"- {md.text(target.app.name)}: [{target.current_commit[:7]}...{commit[:7]}]({url})"
+            )
+    return ["", "**Code changes:**", *links] if links else []
+
+
 def _failures(outcomes: list[TargetOutcome] | None) -> list[str]:
     lines: list[str] = []
     for outcome in outcomes or []:
@@ -180,7 +202,7 @@ def _dashboard(app_name: str) -> str:
     return f"https://dashboard.heroku.com/apps/{app_name}/activity"
 
 
-def slug_copy_plan_lines(plan: SlugCopyPlan) -> list[str]:
+def slug_copy_plan_lines(plan: SlugCopyPlan, run: RunContext) -> list[str]:
     """The plan as log lines, printed before any write so the log shows intent first."""
     source = plan.source
     what = _version(source.version) if source.version else f"slug {source.slug_id}"
@@ -217,6 +239,7 @@ def kintone_plan_lines(plan: KintonePlan) -> list[str]:
             else f"no pending changes (revision {app.live_revision})"
         )
         lines.append(f"app {app.app} {app.name}: {change}")
+        lines += [f"  {difference}" for difference in app.differences]
     return lines
 
 
@@ -255,6 +278,17 @@ def kintone_deploy(
         )
     table = md.table(["App", "Name", "Live before", "Deploying", "Live after", "Status"], rows)
     lines.append(table if len(rows) <= 30 else md.details(f"{len(rows)} apps", table))
+    changes = [
+        f"- app {md.text(app.app)} {md.text(app.name)}: "
+        + "; ".join(md.text(d) for d in app.differences)
+        for app in plan.apps
+        if app.differences
+    ]
+    if changes:
+        lines += [
+            "",
+            md.details("What the deploy changes (preview vs production)", "\n".join(changes)),
+        ]
     if outcome and outcome.error:
         lines += ["", f"**Failure:** {md.text(outcome.error)}"]
     lines += [
@@ -340,10 +374,10 @@ def connect(
     if outcome and outcome.diagnosis:
         d = outcome.diagnosis
         lines.append(
-            f"**Diagnosis:** {len(d.errors)} error(s), {len(d.warnings)} warning(s), "
+            f"**Diagnosis:** {len(d.all_errors())} error(s), {len(d.warnings)} warning(s), "
             f"{len(d.passes)} passed, {len(d.skips)} skipped"
         )
-        for item in d.errors:
+        for item in d.all_errors():
             text = item.get("display_name") or item.get("rule_id") or "error"
             lines.append(f"- ❌ {md.text(text)}: {md.text(item.get('message', ''))}")
         lines.append("")

@@ -1,0 +1,1 @@
+"""Heroku Connect API: discovery, connections, mappings (wire format only)."""

@@ -1,0 +1,423 @@
+"""Heroku Connect operations end to end: the entrypoint as the runner runs it, against the sandbox."""
+
+from __future__ import annotations
+
+import json
+import signal
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from promote_action.sandbox import Fault, Sandbox
+from runner import ACTION, finish, run_action, start_action
+
+ACCOUNT = {
+    "object_name": "Account",
+    "config": {
+        "access": "read_only",
+        "sf_notify_enabled": False,
+        "sf_polling_seconds": 600,
+        "sf_max_daily_api_calls": 30000,
+        "fields": {"Id": {}, "Name": {}, "SystemModstamp": {}},
+        "indexes": {"Id": {"unique": True}},
+    },
+}
+CONTACT = {
+    "object_name": "Contact",
+    "config": {
+        "access": "read_write",
+        "sf_notify_enabled": False,
+        "sf_polling_seconds": 600,
+        "sf_max_daily_api_calls": 30000,
+        "fields": {"Id": {}, "Email": {}, "SystemModstamp": {}},
+        "indexes": {"Id": {"unique": True}},
+        "upsert_field": "External_Id__c",
+    },
+}
+LEAD = {
+    "object_name": "Lead",
+    "config": {
+        "access": "read_only",
+        "sf_notify_enabled": False,
+        "sf_polling_seconds": 600,
+        "sf_max_daily_api_calls": 30000,
+        "fields": {"Id": {}, "SystemModstamp": {}},
+        "indexes": {},
+    },
+}
+
+
+def with_field(mapping: dict, field: str) -> dict:
+    changed = json.loads(json.dumps(mapping))
+    changed["config"]["fields"][field] = {}
+    return changed
+
+
+@dataclass
+class ConnectWorld:
+    """Staging (cell us) maps Account + Contact (+Phone on Account); production (cell eu) maps
+    Account and Lead."""
+
+    sandbox: Sandbox
+    token: str
+    staging: str
+    production: str
+
+    def inputs(self, operation: str = "connect-promote", **overrides: str) -> dict[str, str]:
+        values = {
+            "operation": operation,
+            "heroku-api-key": self.token,
+            "connect-api-url": f"{self.sandbox.url}/connect",
+            "target-apps": "shop-prod",
+            "timeout": "60s",
+        }
+        if operation == "connect-promote":
+            values["source-app"] = "shop-staging"
+        values.update({k.replace("_", "-"): v for k, v in overrides.items()})
+        return values
+
+    def writes(self) -> list:
+        return [r for r in self.sandbox.writes() if r.path.startswith(("/connect", "/cells"))]
+
+
+@pytest.fixture
+def world(sandbox: Sandbox) -> ConnectWorld:
+    token = sandbox.heroku.add_user("ops@example.com")
+    c = sandbox.connect
+    c.set_timing(
+        lag_seconds=0.3,
+        import_seconds=0.3,
+        mapping_sync_seconds=0.3,
+        pause_seconds=0.2,
+        resume_seconds=0.2,
+        diagnose_polls=1,
+    )
+    staging = c.add_connection(
+        "shop-staging",
+        owner_token=token,
+        cell="us",
+        mappings=[with_field(ACCOUNT, "Phone"), CONTACT],
+    )
+    production = c.add_connection(
+        "shop-prod", owner_token=token, cell="eu", mappings=[ACCOUNT, LEAD]
+    )
+    return ConnectWorld(sandbox, token, staging, production)
+
+
+def objects(world: ConnectWorld) -> dict[str, dict]:
+    return {m["object_name"]: m for m in world.sandbox.connect.export(world.production)["mappings"]}
+
+
+def test_promote_imports_waits_verifies_and_diagnoses(world: ConnectWorld):
+    run = run_action(world.inputs())
+    assert run.exit_code == 0, run.stdout + run.stderr
+    written = {"status", "result", "changed-mappings"}
+    assert set(run.outputs) == written
+    assert written <= set(ACTION["outputs"])
+    assert run.outputs["status"] == "succeeded"
+    assert json.loads(run.outputs["changed-mappings"]) == ["Account", "Contact"]
+    target = objects(world)
+    assert "Phone" in target["Account"]["config"]["fields"]
+    assert set(target) == {"Account", "Contact", "Lead"}, "import never deletes"
+    result = json.loads(run.outputs["result"])
+    assert result["connection"]["state"] in ("IDLE", "POLLING_DB_CHANGES")
+    assert {m["object"]: m["state"] for m in result["mappings"]} == {
+        "Account": "DATA_SYNCED",
+        "Contact": "DATA_SYNCED",
+        "Lead": "DATA_SYNCED",
+    }
+    assert result["diagnosis"]["errors"] == 0
+    imports = [r for r in world.writes() if r.path.endswith("/actions/import")]
+    assert len(imports) == 1
+    assert imports[0].path.startswith("/cells/eu/api/v3/connections/")
+    assert "+ field Phone" in run.summary
+    assert "| Contact | added |" in run.summary
+    assert "Lead" in run.stdout  # the plan warns that import keeps it
+
+
+def test_prune_deletes_mappings_the_source_lacks(world: ConnectWorld):
+    run = run_action(world.inputs(connect_prune="true"))
+    assert run.exit_code == 0, run.stdout
+    assert set(objects(world)) == {"Account", "Contact"}
+    assert [r.method for r in world.writes() if "/mappings/" in r.path] == ["DELETE"]
+    assert "Lead" in json.loads(run.outputs["changed-mappings"])
+
+
+def test_dry_run_shows_the_diff_and_writes_nothing(world: ConnectWorld):
+    run = run_action(world.inputs(dry_run="true"))
+    assert run.exit_code == 0
+    assert run.outputs["status"] == "dry-run"
+    assert [
+        r
+        for r in world.writes()
+        if not r.path.endswith("/auth/shop-staging") and not r.path.endswith("/auth/shop-prod")
+    ] == []
+    assert "| Account | changed | \\+ field Phone |" in run.summary
+    assert "Phone" not in objects(world)["Account"]["config"]["fields"]
+
+
+def test_identical_configuration_is_unchanged(world: ConnectWorld, tmp_path: Path):
+    export = world.sandbox.connect.export(world.production)
+    path = tmp_path / "connect.json"
+    path.write_text(json.dumps(export))
+    run = run_action(world.inputs(source_app="", connect_config_file=str(path)))
+    assert run.exit_code == 0, run.stdout
+    assert run.outputs["status"] == "unchanged"
+    assert not [r for r in world.writes() if r.path.endswith("/actions/import")]
+
+
+def test_committed_export_file_as_the_source(world: ConnectWorld, tmp_path: Path):
+    config = {
+        "version": 1,
+        "connection": {"app_name": "whatever"},
+        "mappings": [ACCOUNT, LEAD, CONTACT],
+    }
+    path = tmp_path / "connect.json"
+    path.write_text(json.dumps(config))
+    run = run_action(world.inputs(source_app="", connect_config_file=str(path)))
+    assert run.exit_code == 0, run.stdout
+    assert json.loads(run.outputs["changed-mappings"]) == ["Contact"]
+
+
+def test_mapping_that_fails_after_import_fails_the_step(world: ConnectWorld):
+    world.sandbox.connect.fail_mapping(world.production, "Contact", "BAD_CONFIG")
+    run = run_action(world.inputs())
+    assert run.exit_code == 1
+    assert "Contact BAD_CONFIG" in run.error_lines()[0]
+
+
+def test_diagnosis_errors_fail_the_step(world: ConnectWorld):
+    world.sandbox.connect.set_diagnosis(
+        world.production,
+        errors=[
+            {
+                "display_name": "API version too old",
+                "message": "Use 50.0 or newer",
+                "doc_url": "",
+                "rule_id": "MUST_USE_RECENT_API_VERSION",
+                "status": "ERROR",
+            }
+        ],
+    )
+    run = run_action(world.inputs())
+    assert run.exit_code == 1
+    assert (
+        "the diagnosis of shop-prod found 1 error(s): API version too old" in run.error_lines()[0]
+    )
+    assert "API version too old" in run.summary
+
+
+@pytest.mark.parametrize(
+    ("state", "advice"),
+    [
+        ("NEW", "connect:db:set"),
+        ("NEED_AUTHENTICATION", "connect:sf:auth"),
+        ("UNAUTHORIZED", "re-authorise"),
+    ],
+)
+def test_states_that_need_a_human_fail_fast(world: ConnectWorld, state: str, advice: str):
+    world.sandbox.connect.set_state(world.production, state)
+    started = time.monotonic()
+    run = run_action(world.inputs())
+    assert time.monotonic() - started < 10
+    assert run.exit_code == 1
+    assert state in run.error_lines()[0]
+    assert advice in run.error_lines()[0]
+    assert not [r for r in world.writes() if r.path.endswith("/actions/import")]
+
+
+def test_ambiguous_resource_lists_the_connections(world: ConnectWorld):
+    world.sandbox.connect.add_connection(
+        "shop-prod",
+        owner_token=world.token,
+        resource_name="herokuconnect-second",
+        cell="eu",
+        mappings=[ACCOUNT],
+    )
+    run = run_action(world.inputs())
+    assert run.exit_code == 2
+    assert "input 'connect-resource': app 'shop-prod' has 2 connections" in run.error_lines()[0]
+    assert "herokuconnect-second" in run.error_lines()[0]
+
+
+def test_resource_picks_one_connection(world: ConnectWorld):
+    second = world.sandbox.connect.add_connection(
+        "shop-prod",
+        owner_token=world.token,
+        resource_name="herokuconnect-second",
+        cell="eu",
+        mappings=[ACCOUNT],
+    )
+    snapshot = world.sandbox.connect.connection(second)
+    run = run_action(world.inputs(connect_resource=snapshot.resource_name))
+    assert run.exit_code == 0, run.stdout
+    assert "Contact" in {m["object_name"] for m in world.sandbox.connect.export(second)["mappings"]}
+
+
+def test_app_without_a_connection_is_a_usage_error(world: ConnectWorld):
+    world.sandbox.connect.grant(world.token, "shop-other")
+    run = run_action(world.inputs(target_apps="shop-other"))
+    assert run.exit_code == 2
+    assert (
+        "input 'target-apps': app 'shop-other' has no Heroku Connect connection"
+        in run.error_lines()[0]
+    )
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        (
+            {"source_app": ""},
+            "input 'source-app': connect-promote needs source-app or connect-config-file",
+        ),
+        (
+            {"connect_config_file": "x.json"},
+            "input 'connect-config-file': give either source-app or connect-config-file",
+        ),
+        (
+            {"source_app": "", "connect_config_file": "/nonexistent/connect.json"},
+            "input 'connect-config-file': cannot read /nonexistent/connect.json",
+        ),
+        (
+            {"target_apps": "a-prod,b-prod"},
+            "input 'target-apps': Heroku Connect operations take one target app",
+        ),
+        ({"connect_prune": "yes"}, "input 'connect-prune': expected true or false"),
+        (
+            {"connect_resource": "Bad Name"},
+            "input 'connect-resource': 'Bad Name' is not an add-on resource name",
+        ),
+        (
+            {"connect_api_url": "http://hc-central.heroku.com"},
+            "input 'connect-api-url': expected an https:// URL",
+        ),
+    ],
+)
+def test_usage_errors(world: ConnectWorld, inputs, message):
+    run = run_action(world.inputs(**inputs))
+    assert run.exit_code == 2, run.stdout
+    assert message in run.error_lines()[0]
+    assert world.sandbox.writes() == []
+
+
+# -- pause, resume, check --------------------------------------------------------------------------
+
+
+def test_pause_then_resume(world: ConnectWorld):
+    paused = run_action(world.inputs("connect-pause"))
+    assert paused.exit_code == 0, paused.stdout
+    assert paused.outputs["status"] == "succeeded"
+    assert world.sandbox.connect.connection(world.production).state == "PAUSED"
+    again = run_action(world.inputs("connect-pause"))
+    assert again.outputs["status"] == "unchanged"
+    resumed = run_action(world.inputs("connect-resume"))
+    assert resumed.exit_code == 0, resumed.stdout
+    assert world.sandbox.connect.connection(world.production).state in (
+        "IDLE",
+        "POLLING_DB_CHANGES",
+    )
+    assert run_action(world.inputs("connect-resume")).outputs["status"] == "unchanged"
+
+
+def test_pause_waits_for_pending_work(world: ConnectWorld):
+    world.sandbox.connect.set_state(world.production, "POLLING_DB_CHANGES")
+    process_inputs = world.inputs("connect-pause")
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        process = start_action(process_inputs, tmp)
+        time.sleep(2.5)
+        world.sandbox.connect.set_state(world.production, "IDLE")
+        run = finish(process, tmp)
+    assert run.exit_code == 0, run.stdout
+    assert "waiting for pending work" in run.stdout
+    assert world.sandbox.connect.connection(world.production).state == "PAUSED"
+
+
+def test_check_passes_on_a_healthy_connection(world: ConnectWorld):
+    run = run_action(world.inputs("connect-check"))
+    assert run.exit_code == 0, run.stdout
+    result = json.loads(run.outputs["result"])
+    assert result["write_errors"] == 0
+    assert result["diagnosis"]["errors"] == 0
+
+
+def test_check_counts_only_the_last_24_hours_of_write_errors(world: ConnectWorld):
+    c = world.sandbox.connect
+    c.add_write_error(world.production, "Account", "old failure", age_hours=30)
+    assert run_action(world.inputs("connect-check")).exit_code == 0
+    c.add_write_error(world.production, "Account", "FIELD_CUSTOM_VALIDATION_EXCEPTION", age_hours=2)
+    run = run_action(world.inputs("connect-check"))
+    assert run.exit_code == 1
+    assert (
+        "1 write error(s) in the last 24 hours (connect-max-write-errors is 0)"
+        in run.error_lines()[0]
+    )
+    assert run_action(world.inputs("connect-check", connect_max_write_errors="1")).exit_code == 0
+
+
+@pytest.mark.parametrize("state", ["SYSTEM_ERROR", "WEIRD_NEW_STATE"])
+def test_check_fails_on_bad_or_unknown_states_reported_verbatim(world: ConnectWorld, state: str):
+    world.sandbox.connect.set_state(world.production, state)
+    run = run_action(world.inputs("connect-check"))
+    assert run.exit_code == 1
+    assert state in run.error_lines()[0]
+
+
+def test_unknown_state_is_waited_out_then_reported(world: ConnectWorld):
+    world.sandbox.connect.set_state(world.production, "WEIRD_NEW_STATE")
+    run = run_action(world.inputs("connect-resume", timeout="3s"))
+    assert run.outputs["status"] == "unchanged"
+    run = run_action(world.inputs("connect-pause", timeout="3s"))
+    assert run.exit_code == 1
+    assert "last state: WEIRD_NEW_STATE" in run.error_lines()[0]
+
+
+# -- faults, cancellation, secrets ------------------------------------------------------------------
+
+
+def test_maintenance_503s_and_rate_limits_are_waited_out(world: ConnectWorld):
+    world.sandbox.add_fault(
+        Fault(match=r"^GET /cells/", status=503, message="Maintenance", times=2)
+    )
+    world.sandbox.add_fault(
+        Fault(
+            match=r"^POST /connect/auth/",
+            status=429,
+            message="Too many requests",
+            retry_after="1",
+            times=1,
+        )
+    )
+    run = run_action(world.inputs())
+    assert run.exit_code == 0, run.stdout
+
+
+def test_cancellation_says_what_was_changed(world: ConnectWorld):
+    world.sandbox.connect.set_timing(lag_seconds=60)
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        process = start_action(world.inputs(), tmp)
+        deadline = time.monotonic() + 20
+        while not [r for r in world.writes() if r.path.endswith("/actions/import")]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        run = finish(process, tmp, timeout=10)
+        assert time.monotonic() - signalled < 2
+    assert run.exit_code == 130
+    assert "configuration imported" in run.error_lines()[0]
+
+
+def test_no_secret_leaks(world: ConnectWorld):
+    run = run_action(world.inputs(), RUNNER_DEBUG="1")
+    assert run.exit_code == 0
+    visible = "\n".join(
+        line for line in run.everything.splitlines() if not line.startswith("::add-mask::")
+    )
+    assert world.token not in visible
+    assert world.token not in world.sandbox.request_log_text()
