@@ -4,12 +4,19 @@
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
+# Dependencies first, exactly as locked (every file checked against its hash), in their own
+# layer: it is rebuilt only when the lock changes. actions-toolkit installs a top-level `tests`
+# package, removed.
+COPY requirements/runtime.lock ./requirements/
+RUN python -m venv /app/.venv \
+    && /app/.venv/bin/pip install --no-compile --require-hashes -r requirements/runtime.lock \
+    && rm -rf /app/.venv/lib/python3.11/site-packages/tests \
+    && /app/.venv/bin/python -m compileall -q -j 0 /app/.venv/lib
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN python -m venv /app/.venv \
-    && /app/.venv/bin/pip install --no-compile . \
-    && /app/.venv/bin/python -m compileall -q -j 0 /app/.venv/lib \
-    && rm -rf /app/.venv/lib/python3.11/site-packages/tests
+# Then the project itself, resolving nothing.
+RUN /app/.venv/bin/pip install --no-compile --no-deps . \
+    && /app/.venv/bin/python -m compileall -q -j 0 /app/.venv/lib
 
 FROM python:3.11-slim-bookworm
 COPY --from=build /app/.venv /app/.venv

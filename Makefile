@@ -4,12 +4,14 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck check-action unit bench clean
+.PHONY: install demo test lint typecheck check-action unit bench clean lock readme
 
-$(STAMP): pyproject.toml
+# Dependencies come from the hash-locked requirements/dev.lock (`make lock` writes it from
+# pyproject.toml), then the project itself without resolving anything.
+$(STAMP): pyproject.toml requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -23,11 +25,12 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy scripts
 
 check-action: $(STAMP)
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-actions action.yml
-	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
-	$(BIN)/zizmor --offline .
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml examples/*.yml
+	$(BIN)/zizmor --offline . examples/*.yml
 	$(BIN)/hadolint Dockerfile
 
 # The official Heroku CLI, pinned, for tests/sandbox/test_official_cli.py: it proves the sandbox
@@ -56,6 +59,27 @@ test: lint typecheck check-action unit
 bench: $(STAMP)
 	$(BIN)/python benchmarks/slug_copy.py
 	$(BIN)/python benchmarks/pipeline_promote.py --long
+
+# Lock files with hashes for every wheel of every platform (linux x86_64 and aarch64 included),
+# for Python 3.11: runtime.lock for the image, dev.lock (runtime + the `test` extra, the runtime
+# pins kept identical) for .venv. Pins already in a lock are kept when they still fit;
+# `make lock LOCK_ARGS=--upgrade` moves everything to the newest allowed versions.
+UV_VERSION := 0.13.9
+UV_STAMP := .tools/uv/.installed-$(UV_VERSION)
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --custom-compile-command "make lock" --quiet $(LOCK_ARGS)
+
+$(UV_STAMP):
+	$(PYTHON) -m venv .tools/uv
+	.tools/uv/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	touch $(UV_STAMP)
+
+lock: $(UV_STAMP)
+	.tools/uv/bin/uv pip compile pyproject.toml $(LOCK_FLAGS) -o requirements/runtime.lock
+	.tools/uv/bin/uv pip compile pyproject.toml --extra test -c requirements/runtime.lock $(LOCK_FLAGS) -o requirements/dev.lock
+
+# README's Inputs and Outputs tables are generated from action.yml.
+readme: $(STAMP)
+	$(BIN)/python scripts/readme_tables.py
 
 clean:
 	rm -rf $(VENV) .tools .mypy_cache .pytest_cache .ruff_cache
