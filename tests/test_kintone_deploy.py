@@ -74,7 +74,7 @@ def test_deploys_three_apps_pinned_and_verifies_production(kintone: KintoneWorld
     run = run_action(kintone.inputs())
 
     assert run.exit_code == 0, run.stdout + run.stderr
-    written = {"status", "result", "revisions"}
+    written = {"status", "result", "revisions", "environment-url"}
     assert set(run.outputs) == written
     assert written <= set(ACTION["outputs"])
     assert run.outputs["status"] == "succeeded"

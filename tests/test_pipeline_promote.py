@@ -91,6 +91,7 @@ def test_promotes_to_the_next_stage_and_proves_every_target_runs_it(world: Pipel
         "release-version",
         "slug-id",
         "source-release-version",
+        "environment-url",
     }
     assert set(run.outputs) == written
     assert written <= set(ACTION["outputs"]), "every output written is declared"

@@ -35,6 +35,7 @@ def test_copies_the_newest_good_slug_to_two_apps_and_reports_each(heroku: Heroku
         "release-version",
         "slug-id",
         "source-release-version",
+        "environment-url",
     }
     assert set(run.outputs) == written
     assert written <= set(ACTION["outputs"]), "every output written is declared"

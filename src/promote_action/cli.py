@@ -27,6 +27,7 @@ from promote_action.errors import (
     PromoteError,
     UsageError,
 )
+from promote_action.github_delivery import GitHubDelivery
 from promote_action.inputs import OPERATIONS, SECRET_INPUTS, Inputs, env_names, load_inputs
 from promote_action.operations.base import Report, Services
 from promote_action.report import markdown as md
@@ -77,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             run=RunContext.from_env(os.environ),
             mode=inputs.mode,
         )
-        report = run(inputs, services)
+        report = run(inputs, services, GitHubDelivery.create(inputs, os.environ, services.run))
     except PromoteError as exc:
         report = _error_report(exc)
     except Exception as exc:
@@ -88,9 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return report.exit_code
 
 
-def run(inputs: Inputs, services: Services) -> Report:
+def run(inputs: Inputs, services: Services, github: GitHubDelivery | None = None) -> Report:
     """Plan with read-only calls; then, by mode: report the plan, or apply it (after checking
-    that a plan handed in by an earlier job still matches the world)."""
+    that a plan handed in by an earlier job still matches the world). A GitHub deployment is
+    opened just before the first change and closed with the result."""
     planned = None
     if inputs.mode == "apply":
         planned, inputs = _approved_plan(inputs)
@@ -118,7 +120,12 @@ def run(inputs: Inputs, services: Services) -> Report:
                     + "; ".join(drifts),
                 )
             plan = planned
-        return operation.report(plan, operation.apply(plan))
+        if github is not None:
+            github.start(operation.name)
+        report = operation.report(plan, operation.apply(plan))
+        if github is not None:
+            report = replace(report, outputs={**report.outputs, **github.finish(report)})
+        return report
     finally:
         operation.close()
 
@@ -158,7 +165,10 @@ def _refuse(report: Report, status: str, failure: str) -> Report:
 
 
 def _publish(reporter: Reporter, report: Report) -> None:
-    reporter.set_outputs(report.outputs)
+    outputs = dict(report.outputs)
+    if report.environment_url:
+        outputs["environment-url"] = report.environment_url
+    reporter.set_outputs(outputs)
     reporter.write_summary(report.summary)
     if report.failure:
         log.error("%s", report.failure)

@@ -9,6 +9,7 @@ per operation, before any API call. A person can pass the same inputs as `--sour
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -58,6 +59,7 @@ SECRET_INPUTS = (
     "kintone-client-cert",
     "kintone-client-cert-password",
     "kintone-oauth-token",
+    "github-token",
 )
 """Masked before anything is printed, and never echoed in an error message."""
 
@@ -138,6 +140,16 @@ def printable(value: str, limit: int = 60) -> str:
     return shown if len(shown) <= limit else shown[:limit] + "..."
 
 
+ALLOW_HTTP_HOSTS_VARIABLE = "PROMOTE_ACTION_ALLOW_HTTP_HOSTS"
+"""Hosts besides loopback that may be reached over plain http: the self-test's sandbox
+container. An environment variable, not an input, so a workflow cannot loosen it by accident."""
+
+
+def _allowed_http_hosts() -> frozenset[str]:
+    raw = os.environ.get(ALLOW_HTTP_HOSTS_VARIABLE, "")
+    return frozenset(h.strip().lower() for h in raw.replace("\n", ",").split(",") if h.strip())
+
+
 def check_api_url(value: str) -> str:
     """https only, except plain http to this machine (a sandbox), so no key crosses a network
     in clear text; no credentials, query or fragment that could leak into logs."""
@@ -146,8 +158,13 @@ def check_api_url(value: str) -> str:
         raise ValueError("expected an https:// URL")
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ValueError("expected a URL without credentials, query or fragment")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ValueError("expected an https:// URL (plain http is allowed only for localhost)")
+    if parts.scheme == "http" and not (
+        _is_loopback(parts.hostname) or parts.hostname in _allowed_http_hosts()
+    ):
+        raise ValueError(
+            "expected an https:// URL (plain http is allowed only for localhost and hosts in "
+            f"{ALLOW_HTTP_HOSTS_VARIABLE})"
+        )
     return value.strip().rstrip("/")
 
 
@@ -283,6 +300,41 @@ class Inputs(BaseSettings):
         "connect-max-write-errors", 0, "connect-check: write errors (last 24 h) tolerated."
     )
 
+    github_token: SecretStr | None = input_field(
+        "github-token",
+        None,
+        "Token for GitHub deployments and PR comments (secret); empty: no GitHub writes.",
+    )
+    environment: str | None = input_field(
+        "environment", None, "GitHub environment of the deployment, e.g. production or pr-42."
+    )
+    transient_environment: bool = input_field(
+        "transient-environment", False, "The environment is a preview that will be torn down."
+    )
+    production_environment: bool | None = input_field(
+        "production-environment", None, "Mark the environment as production (default: GitHub's)."
+    )
+    health_check: bool = input_field(
+        "health-check", False, "Heroku: probe each target's web URL after its release."
+    )
+    health_check_url: str | None = input_field(
+        "health-check-url", None, "URL to probe ({app} is replaced by the target app's name)."
+    )
+    health_check_status: int = input_field(
+        "health-check-status", 200, "HTTP status the health check expects."
+    )
+    health_check_text: str | None = input_field(
+        "health-check-text", None, "Text the health check's response body must contain."
+    )
+    health_check_timeout: float = input_field(
+        "health-check-timeout", 120.0, "How long the health check retries, e.g. 2m."
+    )
+    rollback_on_failure: bool = input_field(
+        "rollback-on-failure",
+        False,
+        "Heroku: roll a target back to its previous release if it fails after being changed.",
+    )
+
     @field_validator("operation", mode="before")
     @classmethod
     def _operation(cls, value: object) -> object:
@@ -298,15 +350,59 @@ class Inputs(BaseSettings):
             raise ValueError("expected run, plan or apply")
         return text
 
-    @field_validator("wait", "dry_run", "kintone_revert", "connect_prune", "strict", mode="before")
+    @field_validator(
+        "wait",
+        "dry_run",
+        "kintone_revert",
+        "connect_prune",
+        "strict",
+        "transient_environment",
+        "health_check",
+        "rollback_on_failure",
+        "production_environment",
+        mode="before",
+    )
     @classmethod
     def _bool(cls, value: object) -> bool:
         return parse_bool(value)
 
-    @field_validator("timeout", mode="before")
+    @field_validator("timeout", "health_check_timeout", mode="before")
     @classmethod
     def _timeout(cls, value: object) -> float:
         return parse_duration(value)
+
+    @field_validator("health_check_url", mode="before")
+    @classmethod
+    def _health_url(cls, value: object) -> str:
+        text = str(value).strip()
+        parts = urlsplit(text.replace("{app}", "app"))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an http(s) URL, optionally with {app}")
+        return text
+
+    @field_validator("health_check_status", mode="before")
+    @classmethod
+    def _health_status(cls, value: object) -> int:
+        text = str(value).strip()
+        if not text.isdigit() or not 100 <= int(text) <= 599:
+            raise ValueError("expected an HTTP status such as 200")
+        return int(text)
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _environment(cls, value: object) -> str:
+        text = str(value).strip()
+        if CONTROL_CHARS.search(text) or len(text) > 255:
+            raise ValueError("expected a GitHub environment name (one line, at most 255)")
+        return text
+
+    @field_validator("github_token", mode="before")
+    @classmethod
+    def _github_token(cls, value: object) -> str:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        if CONTROL_CHARS.search(text.strip()) or " " in text.strip():
+            raise ValueError("expected a token without spaces or control characters")
+        return text.strip()
 
     @field_validator("heroku_api_url", "connect_api_url", mode="before")
     @classmethod

@@ -160,6 +160,13 @@ class HerokuClient:
         )
         return Release.model_validate(response.json())
 
+    def rollback(self, app: str, release_id: str) -> Release:
+        """A new release that restores `release_id`'s code and config vars."""
+        response = self.http.request(
+            "POST", f"/apps/{_segment(app)}/releases", json={"release": release_id}
+        )
+        return Release.model_validate(response.json())
+
     # -- pipelines --------------------------------------------------------------------------------
 
     def app_coupling(self, app: str) -> Coupling:

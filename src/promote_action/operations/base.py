@@ -52,6 +52,8 @@ class Report:
     failure: str | None = None
     """One line naming what failed and what was changed anyway; None on success."""
     exit_code: int = EXIT_OK
+    environment_url: str | None = None
+    """Where the deployed thing can be seen (an app's web URL): GitHub's environment URL."""
 
 
 def exit_code_for(status: str, failure: str | None) -> int:

@@ -25,10 +25,11 @@ from promote_action.errors import (
     VerificationError,
     WaitTimeout,
 )
+from promote_action.health import HealthCheckFailed, probe
 from promote_action.heroku.client import HerokuClient
 from promote_action.heroku.models import App, Release
 from promote_action.inputs import Inputs
-from promote_action.operations.base import Services, read_all
+from promote_action.operations.base import Services, read_all, write_once
 from promote_action.report.summary import compact_json
 from promote_action.waiting import wait_for
 
@@ -76,6 +77,10 @@ class TargetOutcome:
     output_tail: list[str] = field(default_factory=list)
     started: float | None = None
     finished: float | None = None
+    health: str | None = None
+    """What the health check saw, when one ran."""
+    rollback: str | None = None
+    """What the rollback did, when one was needed."""
 
     @property
     def duration(self) -> float | None:
@@ -217,11 +222,80 @@ class Finished:
 
 
 class ReleaseFollower:
-    """Follows one release per target to a verified end state."""
+    """Follows one release per target to a verified end state, then (when asked) checks the
+    app's health and rolls back a target that failed after being changed."""
 
-    def __init__(self, heroku: HerokuClient, services: Services) -> None:
+    def __init__(self, heroku: HerokuClient, services: Services, inputs: Inputs) -> None:
         self.heroku = heroku
         self.services = services
+        self.inputs = inputs
+
+    def finish(self, outcome: TargetOutcome) -> None:
+        """After `settle`: health check a live target, roll back a failed one."""
+        if outcome.status == "succeeded" and self.inputs.health_check:
+            try:
+                outcome.health = self._health(outcome)
+            except HealthCheckFailed as exc:
+                outcome.status, outcome.error, outcome.health = "failed", str(exc), "failed"
+        if outcome.status == "failed" and self.inputs.rollback_on_failure and outcome.release:
+            outcome.rollback = self._roll_back(outcome)
+
+    def _health(self, outcome: TargetOutcome) -> str:
+        app = outcome.plan.app
+        url = (self.inputs.health_check_url or "").replace("{app}", app.name) or app.web_url
+        if not url:
+            raise HealthCheckFailed(
+                f"health check: {app.name} has no web URL; set health-check-url"
+            )
+        result = probe(
+            url,
+            expected_status=self.inputs.health_check_status,
+            text=self.inputs.health_check_text,
+            timeout=self.inputs.health_check_timeout,
+            deadline=self.services.deadline,
+            cancel=self.services.cancel,
+        )
+        log.info("%s: healthy (%s)", app.name, result)
+        return result
+
+    def _roll_back(self, outcome: TargetOutcome) -> str:
+        """Back to the release the target ran before, only if it no longer runs it: an app
+        whose new release failed its release phase still runs the old one, and an app we did
+        not change is never touched."""
+        plan = outcome.plan
+        app = plan.app
+        if plan.current_release_id is None or plan.current_slug_id is None:
+            return "no previous release to roll back to"
+        current = self.heroku.current_release(app.id)
+        if current is not None and current.id == plan.current_release_id:
+            return f"not needed: {app.name} still runs v{plan.current_version}"
+        previous = str(plan.current_release_id)
+
+        def send() -> Release:
+            return self.heroku.rollback(app.id, previous)
+
+        def created() -> Release | None:
+            newer = [
+                r
+                for r in self.heroku.recent_releases(app.id)
+                if outcome.release and r.version > outcome.release.version
+            ]
+            return next((r for r in newer if r.slug_id == plan.current_slug_id), None)
+
+        try:
+            release = write_once(send, created)
+            log.warning(
+                "%s: rolling back to v%s (release v%s)",
+                app.name,
+                plan.current_version,
+                release.version,
+            )
+            final = self.follow(outcome, release)
+        except PromoteError as exc:
+            return f"rollback to v{plan.current_version} failed: {exc}"
+        if final.release.status != "succeeded":
+            return f"rollback release v{final.release.version} {final.release.status}"
+        return f"rolled back to v{plan.current_version} (release v{final.release.version})"
 
     def settle(self, outcome: TargetOutcome, release: Release, slug_id: str) -> None:
         """Wait for `release`, then require that the target runs it; sets the outcome."""
@@ -422,7 +496,11 @@ def failure_line(outcomes: list[TargetOutcome]) -> str | None:
     changed = [
         f"{o.plan.app.name} v{o.release.version} ({o.status})" for o in outcomes if o.release
     ]
-    reasons = "; ".join(f"{o.plan.app.name}: {o.error or o.status}" for o in bad)
+    reasons = "; ".join(
+        f"{o.plan.app.name}: {o.error or o.status}"
+        + (f" (rollback: {o.rollback})" if o.rollback else "")
+        for o in bad
+    )
     return f"{reasons}. Releases created: {', '.join(changed) or 'none'}"
 
 
@@ -447,6 +525,8 @@ def target_results(
                 "previous_version": target.current_version,
                 "error": outcome.error if outcome else None,
                 "duration_seconds": round(duration, 3) if duration is not None else None,
+                "health": outcome.health if outcome else None,
+                "rollback": outcome.rollback if outcome else None,
             }
         )
     return results
@@ -464,3 +544,9 @@ def per_target_outputs(outcomes: list[TargetOutcome]) -> dict[str, str]:
         "release-id": compact_json({name: r.id for name, r in released}),
         "release-version": compact_json({name: r.version for name, r in released}),
     }
+
+
+def environment_url(targets: list[TargetPlan], outcomes: list[TargetOutcome] | None) -> str | None:
+    """The web URL of the first target that is live, else of the first target."""
+    live = [o.plan.app.web_url for o in outcomes or [] if o.status == "succeeded"]
+    return next((url for url in [*live, *(t.app.web_url for t in targets)] if url), None)

@@ -399,6 +399,7 @@ class KintoneDeploy:
             summary=markdown,
             failure=failure,
             exit_code=exit_code_for(status, failure),
+            environment_url=plan.apps[0].url if plan.apps else None,
         )
 
 

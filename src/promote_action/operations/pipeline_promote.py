@@ -44,6 +44,7 @@ from promote_action.operations.heroku_releases import (
     TargetOutcome,
     TargetPlan,
     connect,
+    environment_url,
     failure_line,
     no_slug,
     overall_status,
@@ -334,7 +335,7 @@ class PipelinePromote:
             for outcome in outcomes:
                 outcome.status = "created" if outcome.plan.change else "unchanged"
             return PromotionOutcome(tracker.promotion_id, outcomes)
-        follower = ReleaseFollower(self.heroku, self.services)
+        follower = ReleaseFollower(self.heroku, self.services, self.inputs)
 
         def follow_target(outcome: TargetOutcome) -> None:
             app = outcome.plan.app
@@ -350,6 +351,7 @@ class PipelinePromote:
             if final.status == "failed":
                 outcome.status = "failed"
                 outcome.error = final.error_message or outcome.error
+            follower.finish(outcome)
 
         run_per_target(self.services, outcomes, follow_target)
         return PromotionOutcome(tracker.promotion_id, outcomes)
@@ -440,6 +442,7 @@ class PipelinePromote:
             summary=markdown,
             failure=failure,
             exit_code=exit_code_for(status, failure),
+            environment_url=environment_url(plan.targets, targets),
         )
 
 

@@ -29,6 +29,7 @@ from promote_action.operations.heroku_releases import (
     TargetOutcome,
     TargetPlan,
     connect,
+    environment_url,
     failure_line,
     no_slug,
     overall_status,
@@ -194,13 +195,14 @@ class SlugCopy:
         """Release on every changing target concurrently; return when all are settled, the
         deadline passed, or the job was cancelled (then unfinished targets say so)."""
         outcomes = [TargetOutcome(plan=target) for target in plan.targets]
-        follower = ReleaseFollower(self.heroku, self.services)
+        follower = ReleaseFollower(self.heroku, self.services, self.inputs)
 
         def release_target(outcome: TargetOutcome) -> None:
             release = self._create(plan, outcome.plan)
             log.info("%s: created release v%s", outcome.plan.app.name, release.version)
             if self.inputs.wait:
                 follower.settle(outcome, release, plan.source.slug_id)
+                follower.finish(outcome)
             else:
                 outcome.release, outcome.status = release, "created"
 
@@ -259,4 +261,5 @@ class SlugCopy:
             summary=markdown,
             failure=failure,
             exit_code=exit_code_for(status, failure),
+            environment_url=environment_url(plan.targets, outcomes),
         )

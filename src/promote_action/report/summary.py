@@ -176,6 +176,8 @@ def _failures(outcomes: list[TargetOutcome] | None) -> list[str]:
     for outcome in outcomes or []:
         if outcome.error:
             lines += ["", f"**{md.text(outcome.plan.app.name)}:** {md.text(outcome.error)}"]
+            if outcome.rollback:
+                lines += ["", f"↩️ Rollback: {md.text(outcome.rollback)}"]
             if outcome.output_tail:
                 tail = md.code_block("\n".join(outcome.output_tail))
                 lines += ["", md.details("Release-phase output (last lines)", tail)]

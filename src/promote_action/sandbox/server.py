@@ -30,6 +30,7 @@ from .github import FakeGitHub
 from .heroku import FakeHeroku
 from .kintone import FakeKintone
 from .routing import REDACTED, Reply, Request, Route, Service
+from .web import FakeWebApps
 
 CONTROL_PREFIX = "/__sandbox__/"
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -169,7 +170,7 @@ class Sandbox:
     cybozu.com domain serves it (``/k/v1/...``, ``/k/guest/{space}/v1/...``). Heroku Connect's
     discovery host lives under ``/connect`` and its cells under ``/cells/us`` and ``/cells/eu``.
     GitHub's REST API lives under ``/github``, as GitHub Enterprise Server's lives under
-    ``/api/v3``.
+    ``/api/v3``; the deployed apps' own endpoints, for health checks, under ``/web/{app}``.
     """
 
     def __init__(
@@ -193,6 +194,8 @@ class Sandbox:
             self.mount(service, prefix=prefix)
         self.github = FakeGitHub()
         self.mount(self.github, prefix="/github")
+        self.web = FakeWebApps()
+        self.mount(self.web, prefix="/web")
 
     def mount(self, service: Service, *, prefix: str = "", host: str | None = None) -> None:
         """Serve ``service`` under a path prefix and/or only for one ``Host`` (port ignored)."""
