@@ -9,13 +9,7 @@ Run `python benchmarks/kintone_deploy.py`. Quote ratios from one run: machines a
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import tempfile
-import time
-from pathlib import Path
-
-from promote_action.demo import runner_environment
+from harness import run_timed
 from promote_action.sandbox import Sandbox
 
 APPS = 300
@@ -23,7 +17,7 @@ DEPLOY_SECONDS = 5.0
 
 
 def main() -> None:
-    with Sandbox() as sandbox, tempfile.TemporaryDirectory() as tmp:
+    with Sandbox() as sandbox:
         k = sandbox.kintone
         k.add_user("bench", "bench-password")
         apps = [
@@ -31,27 +25,15 @@ def main() -> None:
             for _ in range(APPS)
         ]
         k.set_deploy_behaviour(processing_seconds=DEPLOY_SECONDS)
-        workdir = Path(tmp)
-        for name in ("output", "summary"):
-            (workdir / name).write_text("")
-        env = runner_environment(
+        started, exited = run_timed(
             {
                 "operation": "kintone-deploy",
                 "kintone-base-url": sandbox.url,
                 "kintone-apps": ",".join(apps),
                 "kintone-username": "bench",
                 "kintone-password": "bench-password",
-                "timeout": "5m",
-            },
-            workdir,
+            }
         )
-        started = time.monotonic()
-        code = subprocess.call(
-            [sys.executable, "-m", "promote_action"], env=env, stdout=subprocess.DEVNULL
-        )
-        exited = time.monotonic()
-        if code != 0:
-            raise SystemExit(f"the action failed with exit code {code}")
         requests = sandbox.requests
         deploy = next(r for r in requests if r.is_write and r.path.endswith("/deploy.json"))
         finished = deploy.received_at + DEPLOY_SECONDS

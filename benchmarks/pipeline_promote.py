@@ -20,14 +20,13 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from promote_action.demo import runner_environment
+from harness import run_timed
 from promote_action.sandbox import Sandbox
 
 PROMOTION_SECONDS = 2.0
@@ -58,28 +57,16 @@ def scenario(sandbox: Sandbox, targets: int, release_phase: float) -> tuple[str,
 
 
 def ours(targets: int, release_phase: float) -> dict[str, float]:
-    with Sandbox() as sandbox, tempfile.TemporaryDirectory() as tmp:
+    with Sandbox() as sandbox:
         token, _ = scenario(sandbox, targets, release_phase)
-        workdir = Path(tmp)
-        for name in ("output", "summary"):
-            (workdir / name).write_text("")
-        env = runner_environment(
+        started, exited = run_timed(
             {
                 "operation": "pipeline-promote",
                 "heroku-api-key": token,
                 "heroku-api-url": sandbox.url,
                 "source-app": "bench-staging",
-                "timeout": "5m",
-            },
-            workdir,
+            }
         )
-        started = time.monotonic()
-        code = subprocess.call(
-            [sys.executable, "-m", "promote_action"], env=env, stdout=subprocess.DEVNULL
-        )
-        exited = time.monotonic()
-        if code != 0:
-            raise SystemExit(f"the action failed with exit code {code}")
         requests = sandbox.requests
         post = next(r for r in requests if r.path == "/pipeline-promotions")
         live = post.received_at + PROMOTION_SECONDS + release_phase

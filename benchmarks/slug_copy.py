@@ -14,14 +14,9 @@ Numbers vary between machines and runs; quote ratios from a single run.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
-import tempfile
-import time
 from dataclasses import dataclass
-from pathlib import Path
 
-from promote_action.demo import runner_environment
+from harness import run_timed
 from promote_action.sandbox import Sandbox
 
 
@@ -43,7 +38,7 @@ SCENARIOS = [
 
 
 def run(scenario: Scenario) -> dict[str, float]:
-    with Sandbox() as sandbox, tempfile.TemporaryDirectory() as tmp:
+    with Sandbox() as sandbox:
         h = sandbox.heroku
         token = h.add_user("bench@example.com")
         h.add_app("bench-staging", owner_token=token)
@@ -59,27 +54,15 @@ def run(scenario: Scenario) -> dict[str, float]:
                 release_phase_lines=lines,
                 stream_delay_seconds=min(1.0, scenario.release_seconds / 4),
             )
-        workdir = Path(tmp)
-        for name in ("output", "summary"):
-            (workdir / name).write_text("")
-        env = runner_environment(
+        started, exited = run_timed(
             {
                 "operation": "slug-copy",
                 "heroku-api-key": token,
                 "heroku-api-url": sandbox.url,
                 "source-app": "bench-staging",
                 "target-apps": ",".join(targets),
-                "timeout": "5m",
-            },
-            workdir,
+            }
         )
-        started = time.monotonic()
-        code = subprocess.call(
-            [sys.executable, "-m", "promote_action"], env=env, stdout=subprocess.DEVNULL
-        )
-        exited = time.monotonic()
-        if code != 0:
-            raise SystemExit(f"{scenario.name}: the action failed with exit code {code}")
         posts = [r for r in sandbox.requests if r.method == "POST"]
         live = max(r.received_at for r in posts) + scenario.release_seconds
         return {

@@ -396,14 +396,6 @@ class Inputs(BaseSettings):
             raise ValueError("expected a GitHub environment name (one line, at most 255)")
         return text
 
-    @field_validator("github_token", mode="before")
-    @classmethod
-    def _github_token(cls, value: object) -> str:
-        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-        if CONTROL_CHARS.search(text.strip()) or " " in text.strip():
-            raise ValueError("expected a token without spaces or control characters")
-        return text.strip()
-
     @field_validator("heroku_api_url", "connect_api_url", mode="before")
     @classmethod
     def _url(cls, value: object) -> str:
@@ -527,7 +519,7 @@ class Inputs(BaseSettings):
             raise ValueError(f"expected at most {MAX_DESCRIPTION} characters")
         return text
 
-    @field_validator("heroku_api_key", mode="before")
+    @field_validator("heroku_api_key", "github_token", mode="before")
     @classmethod
     def _key(cls, value: object) -> object:
         text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)

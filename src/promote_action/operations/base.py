@@ -56,10 +56,33 @@ class Report:
     """Where the deployed thing can be seen (an app's web URL): GitHub's environment URL."""
 
 
-def exit_code_for(status: str, failure: str | None) -> int:
-    if status == "cancelled":
-        return EXIT_CANCELLED
-    return EXIT_FAILURE if failure else EXIT_OK
+SETTLED_OK = frozenset({"succeeded", "unchanged", "created"})
+"""End states of a run that applied its plan without a failure (created: wait false)."""
+
+
+def finished_report(
+    *,
+    status: str,
+    outputs: dict[str, str],
+    summary: str,
+    failure: str | None,
+    environment_url: str | None = None,
+) -> Report:
+    """The report of an applied (or only planned) operation, its exit code from its status."""
+    exit_code = EXIT_FAILURE if failure else EXIT_OK
+    return Report(
+        status,
+        outputs,
+        summary,
+        failure,
+        EXIT_CANCELLED if status == "cancelled" else exit_code,
+        environment_url,
+    )
+
+
+def failure_of(status: str, error: str | None) -> str | None:
+    """The one-line failure of an operation with a single outcome, None when it went well."""
+    return None if status in SETTLED_OK or status in ("dry-run", "planned") else error or status
 
 
 class Operation(Protocol[PlanT, OutcomeT]):

@@ -41,7 +41,12 @@ from promote_action.errors import (
     WaitTimeout,
 )
 from promote_action.inputs import Inputs
-from promote_action.operations.base import Report, Services, exit_code_for
+from promote_action.operations.base import (
+    Report,
+    Services,
+    failure_of,
+    finished_report,
+)
 from promote_action.report import summary
 from promote_action.waiting import PollSchedule, wait_for
 
@@ -323,9 +328,7 @@ class ConnectOperation(ABC):
 
     def report(self, plan: ConnectPlan, outcome: ConnectOutcome | None) -> Report:
         status = self.services.unapplied_status if outcome is None else outcome.status
-        failure = None
-        if outcome is not None and status not in ("succeeded", "unchanged", "created"):
-            failure = outcome.error or status
+        failure = failure_of(status, outcome.error if outcome else None)
         connection = outcome.connection if outcome else None
         mappings = [
             {
@@ -373,12 +376,11 @@ class ConnectOperation(ABC):
             requests=self.connect.requests_sent,
             run=self.services.run,
         )
-        return Report(
+        return finished_report(
             status=status,
             outputs=outputs,
             summary=markdown,
             failure=failure,
-            exit_code=exit_code_for(status, failure),
         )
 
 

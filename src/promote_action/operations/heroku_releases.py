@@ -29,7 +29,7 @@ from promote_action.health import HealthCheckFailed, probe
 from promote_action.heroku.client import HerokuClient
 from promote_action.heroku.models import App, Release
 from promote_action.inputs import Inputs
-from promote_action.operations.base import Services, read_all, write_once
+from promote_action.operations.base import SETTLED_OK, Services, read_all, write_once
 from promote_action.report.summary import compact_json
 from promote_action.waiting import wait_for
 
@@ -37,8 +37,6 @@ log = logging.getLogger("promote_action.heroku")
 
 OUTPUT_TAIL = 20
 """Release-phase lines kept per target for the summary of a failure."""
-
-SETTLED_OK = frozenset({"succeeded", "unchanged", "created"})
 
 
 class AppRef(BaseModel):

@@ -35,7 +35,8 @@ from promote_action.kintone.models import DeployStatus
 from promote_action.operations.base import (
     Report,
     Services,
-    exit_code_for,
+    failure_of,
+    finished_report,
     read_all,
     write_once,
 )
@@ -354,9 +355,7 @@ class KintoneDeploy:
 
     def report(self, plan: KintonePlan, outcome: KintoneOutcome | None) -> Report:
         status = self.services.unapplied_status if outcome is None else outcome.status
-        failure = None
-        if outcome is not None and status not in ("succeeded", "unchanged", "created"):
-            failure = outcome.error or status
+        failure = failure_of(status, outcome.error if outcome else None)
         apps: list[dict[str, object]] = []
         for app in plan.apps:
             live_after = outcome.live_after.get(app.app) if outcome else None
@@ -393,12 +392,11 @@ class KintoneDeploy:
         markdown = summary.kintone_deploy(
             plan, outcome, status=status, apps=apps, requests=requests, run=self.services.run
         )
-        return Report(
+        return finished_report(
             status=status,
             outputs=outputs,
             summary=markdown,
             failure=failure,
-            exit_code=exit_code_for(status, failure),
             environment_url=plan.apps[0].url if plan.apps else None,
         )
 

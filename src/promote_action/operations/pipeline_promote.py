@@ -34,7 +34,7 @@ from promote_action.inputs import UUID, Inputs
 from promote_action.operations.base import (
     Report,
     Services,
-    exit_code_for,
+    finished_report,
     read_all,
     write_once,
 )
@@ -436,12 +436,11 @@ class PipelinePromote:
         }
         requests = self.heroku.http.requests_sent
         markdown = summary.pipeline_promote(plan, targets, status, requests, self.services.run)
-        return Report(
+        return finished_report(
             status=status,
             outputs=outputs,
             summary=markdown,
             failure=failure,
-            exit_code=exit_code_for(status, failure),
             environment_url=environment_url(plan.targets, targets),
         )
 

@@ -19,7 +19,7 @@ from promote_action.inputs import Inputs
 from promote_action.operations.base import (
     Report,
     Services,
-    exit_code_for,
+    finished_report,
     read_all,
     write_once,
 )
@@ -255,11 +255,10 @@ class SlugCopy:
         }
         requests = self.heroku.http.requests_sent
         markdown = summary.slug_copy(plan, outcomes, status, requests, self.services.run)
-        return Report(
+        return finished_report(
             status=status,
             outputs=outputs,
             summary=markdown,
             failure=failure,
-            exit_code=exit_code_for(status, failure),
             environment_url=environment_url(plan.targets, outcomes),
         )
