@@ -548,3 +548,10 @@ def test_wrong_certificate_password_is_a_usage_error(secure, certificates: Certi
     assert (
         "input 'kintone-client-cert-password': the .pfx could not be opened" in run.error_lines()[0]
     )
+
+
+def test_credentials_from_kintone_environment_variables_are_masked(kintone: KintoneWorld):
+    """A person running the CLI can use cli-kintone's variables; they are secrets too."""
+    run = run_action(kintone.inputs(kintone_password=""), KINTONE_PASSWORD="s3cret pass")
+    assert run.exit_code == 0, run.stdout
+    assert "::add-mask::s3cret pass" in run.stdout.splitlines()[:6]

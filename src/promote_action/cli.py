@@ -16,7 +16,7 @@ from dataclasses import replace
 from types import FrameType
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import AliasChoices, ValidationError
 
 from promote_action import __version__, operations, plans
 from promote_action.context import RunContext
@@ -28,7 +28,7 @@ from promote_action.errors import (
     UsageError,
 )
 from promote_action.github_delivery import GitHubDelivery
-from promote_action.inputs import OPERATIONS, SECRET_INPUTS, Inputs, env_names, load_inputs
+from promote_action.inputs import OPERATIONS, SECRET_INPUTS, Inputs, load_inputs
 from promote_action.operations.base import Report, Services
 from promote_action.report import markdown as md
 from promote_action.report import summary
@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = _error_report(exc)
     except Exception as exc:
         log.debug("unexpected error", exc_info=True)
-        report = _error_report(PromoteError(f"unexpected {type(exc).__name__}: {exc}"))
+        report = _error_report(exc)
     _publish(reporter, report)
     reporter.finish()
     return report.exit_code
@@ -122,7 +122,11 @@ def run(inputs: Inputs, services: Services, github: GitHubDelivery | None = None
             plan = planned
         if github is not None:
             github.start(operation.name)
-        report = operation.report(plan, operation.apply(plan))
+        try:
+            report = operation.report(plan, operation.apply(plan))
+        except Exception as exc:
+            log.debug("unexpected error while applying", exc_info=True)
+            report = _error_report(exc, applying=True)
         if github is not None:
             report = replace(report, outputs={**report.outputs, **github.finish(report)})
         return report
@@ -174,30 +178,42 @@ def _publish(reporter: Reporter, report: Report) -> None:
         log.error("%s", report.failure)
 
 
-def _error_report(exc: PromoteError) -> Report:
-    """A run that stopped before applying: nothing was changed, and the summary says why."""
+def _error_report(exc: Exception, *, applying: bool = False) -> Report:
+    """A run that stopped on an error. Before applying, nothing was changed; an unexpected
+    error while applying may have left changes, and the report must not claim otherwise."""
     status = "cancelled" if isinstance(exc, Cancelled) else "failed"
     heading = "Input error" if isinstance(exc, UsageError) else "Failed"
+    reason = (
+        str(exc) if isinstance(exc, PromoteError) else f"unexpected {type(exc).__name__}: {exc}"
+    )
+    changed = (
+        "Changes may have been made before the error: check the log and the platform."
+        if applying
+        else "Nothing was changed."
+    )
     markdown = (
         f"## {summary.STATUS_ICONS[status]} promote-action: {heading.lower()}\n\n"
-        f"{md.text(str(exc))}\n\nNothing was changed."
+        f"{md.text(reason)}\n\n{changed}"
     )
     return Report(
         status=status,
         outputs={"status": status},
         summary=markdown,
-        failure=f"{exc} (nothing was changed)",
-        exit_code=exc.exit_code,
+        failure=f"{reason} ({changed[0].lower()}{changed[1:-1]})",
+        exit_code=exc.exit_code if isinstance(exc, PromoteError) else EXIT_FAILURE,
     )
 
 
 def _mask_secret_inputs(reporter: Reporter, overrides: dict[str, str]) -> None:
-    """Before anything else is printed: the raw values, whatever their validity."""
+    """Before anything else is printed: the raw values, whatever their validity, from every
+    place a secret input can come from (flag, INPUT_* variable, fallback such as
+    HEROKU_API_KEY or KINTONE_PASSWORD)."""
     for name in SECRET_INPUTS:
-        reporter.mask(overrides.get(name.replace("-", "_")))
-        for variable in env_names(name):
-            reporter.mask(os.environ.get(variable))
-    reporter.mask(os.environ.get("HEROKU_API_KEY"))
+        field = name.replace("-", "_")
+        reporter.mask(overrides.get(field))
+        aliases = Inputs.model_fields[field].validation_alias
+        for variable in aliases.choices if isinstance(aliases, AliasChoices) else []:
+            reporter.mask(os.environ.get(str(variable)))
 
 
 def _install_signal_handlers(cancel: CancelToken) -> None:

@@ -24,6 +24,7 @@ STATUS_ICONS = {
     "unchanged": "✅",
     "created": "🟡",
     "planned": "📝",
+    "drifted": "🚫",
     "dry-run": "📝",
     "pending": "⏳",
     "failed": "❌",
