@@ -421,3 +421,13 @@ def test_no_secret_leaks(world: ConnectWorld):
     )
     assert world.token not in visible
     assert world.token not in world.sandbox.request_log_text()
+
+
+def test_a_pause_planned_while_paused_is_not_applied_to_a_running_connection(world: ConnectWorld):
+    world.sandbox.connect.set_state(world.production, "PAUSED")
+    planned = run_action(world.inputs("connect-pause", mode="plan"))
+    assert planned.exit_code == 0, planned.stdout
+    world.sandbox.connect.set_state(world.production, "IDLE")
+    applied = run_action(world.inputs("connect-pause", mode="apply", plan=planned.outputs["plan"]))
+    assert applied.exit_code == 1
+    assert "is now IDLE (the plan was made when it was PAUSED)" in applied.error_lines()[0]

@@ -219,3 +219,27 @@ def test_rollback_never_touches_an_unchanged_target(heroku: HerokuWorld):
     assert targets["shop-prod-us"]["status"] == "unchanged"
     assert targets["shop-prod-us"]["rollback"] is None
     assert len(heroku.sandbox.heroku.releases("shop-prod-us")) == 2
+
+
+def test_unreachable_github_is_a_warning_and_the_deploy_still_reports(heroku: HerokuWorld, github):
+    closed = {**github, "GITHUB_API_URL": "http://127.0.0.1:9/github"}
+    run = run_action(
+        heroku.inputs(
+            target_apps="shop-prod-eu", github_token=GITHUB_TOKEN, environment="production"
+        ),
+        **closed,
+    )
+    assert run.exit_code == 0, run.stdout
+    assert run.outputs["status"] == "succeeded"
+    assert "::warning title=promote-action::GitHub deployment not created" in run.stdout
+
+
+def test_a_commit_that_is_not_a_sha_never_becomes_a_link(heroku: HerokuWorld):
+    h = heroku.sandbox.heroku
+    evil = h.add_slug("shop-staging", commit="![x](https://t.example/p.png) @acme/admins")
+    h.add_release("shop-staging", slug_id=evil)
+    run = run_action(heroku.inputs(target_apps="shop-prod-eu", mode="plan"))
+    assert run.exit_code == 0, run.stdout
+    assert "compare/" not in run.summary
+    assert "](https://t.example" not in run.summary
+    assert "@acme" not in run.summary.replace("\\@acme", "")

@@ -199,3 +199,11 @@ def test_parse_retry_after(value, expected):
 
 def test_parse_retry_after_http_date():
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+def test_post_answered_500_is_ambiguous_not_a_refusal():
+    """A server error after the request arrived may hide a created release."""
+    handler, seen = sequence(error(500, "internal_server_error"))
+    with pytest.raises(AmbiguousWriteError):
+        client(handler).request("POST", "/apps/x/releases", json={"slug": "s"})
+    assert len(seen) == 1

@@ -301,3 +301,16 @@ def test_connect_plan_then_drift_of_the_source_file(sandbox: Sandbox, tmp_path: 
     assert refused.exit_code == 1
     assert "the source configuration" in refused.error_lines()[0]
     assert not [r for r in sandbox.writes() if r.path.endswith("/actions/import")]
+
+
+def test_kintone_plan_is_never_applied_to_another_domain(sandbox: Sandbox):
+    k = sandbox.kintone
+    k.add_user("deployer", "s3cret pass")
+    app = k.add_app(managers=["deployer"], preview_revision=4, live_revision=3).id
+    planned = run_action(kintone_inputs(sandbox, [app], mode="plan"))
+    forged = json.loads(planned.outputs["plan"])
+    forged["plan"]["base_url"] = "http://attacker.example"
+    refused = run_action(kintone_inputs(sandbox, [], mode="apply", plan=json.dumps(forged)))
+    assert refused.exit_code == 1
+    assert "the plan was made for http://attacker.example" in refused.error_lines()[0]
+    assert sandbox.writes() == []

@@ -101,8 +101,6 @@ class GitHubDelivery:
 
     def start(self, operation: str) -> None:
         """A deployment for the environment, marked in progress, before anything changes."""
-        from github import GithubException  # noqa: PLC0415
-
         try:
             options: dict[str, Any] = {}
             if self.inputs.production_environment is not None:
@@ -122,14 +120,12 @@ class GitHubDelivery:
                 "in_progress", target_url=self.run.run_url or "", description="deploying"
             )
             log.info("GitHub deployment %s for %s", self.deployment.id, self.environment)
-        except GithubException as exc:
+        except Exception as exc:
             log.warning("GitHub deployment not created: %s", _describe(exc))
             self.deployment = None
 
     def finish(self, report: Report) -> dict[str, str]:
         """The deployment's final status, and the sticky comment on a pull request."""
-        from github import GithubException  # noqa: PLC0415
-
         outputs: dict[str, str] = {}
         if self.deployment is not None:
             state = STATES.get(report.status, "failure")
@@ -142,7 +138,7 @@ class GitHubDelivery:
                     environment_url=report.environment_url or "",
                     auto_inactive=True,
                 )
-            except GithubException as exc:
+            except Exception as exc:
                 log.warning("GitHub deployment status not written: %s", _describe(exc))
             outputs["deployment-id"] = str(self.deployment.id)
         if self.event.pull_number is not None:
@@ -151,8 +147,6 @@ class GitHubDelivery:
 
     def _sticky_comment(self, number: int, summary: str) -> None:
         """One comment per environment, found by a hidden marker and edited in place."""
-        from github import GithubException  # noqa: PLC0415
-
         marker = f"<!-- promote-action:{_marker_safe(self.environment)} -->"
         body = f"{marker}\n{summary}"
         if len(body) > COMMENT_LIMIT:
@@ -172,16 +166,14 @@ class GitHubDelivery:
                 issue.create_comment(body)
             else:
                 existing.edit(body)
-        except GithubException as exc:
+        except Exception as exc:
             log.warning("pull request comment not written: %s", _describe(exc))
 
     def _login(self) -> str:
         """The token's own login: workflow tokens may not read /user, and are the bot."""
-        from github import GithubException  # noqa: PLC0415
-
         try:
             return str(self.github.get_user().login)
-        except GithubException:
+        except Exception:
             return DEFAULT_BOT
 
 
@@ -190,7 +182,10 @@ def _marker_safe(environment: str) -> str:
 
 
 def _describe(exc: Exception) -> str:
-    status = getattr(exc, "status", "")
+    """GitHub's status and message, or the kind of network failure (never its URL)."""
+    status = getattr(exc, "status", None)
+    if status is None:
+        return type(exc).__name__
     data = getattr(exc, "data", None)
     message = data.get("message") if isinstance(data, dict) else ""
     return f"HTTP {status} {message}".strip()

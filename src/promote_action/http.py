@@ -153,10 +153,10 @@ class HttpClient:
                 if response.is_success or response.status_code in ok_statuses:
                     return response
                 code, message = self.decode_error(response)
-                retryable = response.status_code in RETRY_STATUSES or self.is_rejection(
-                    response, code
-                )
-                if retryable and not repeatable and not self.is_rejection(response, code):
+                refused = self.is_rejection(response, code)
+                retryable = response.status_code in RETRY_STATUSES or refused
+                if not repeatable and response.status_code >= 500 and not refused:
+                    # A server error after the request arrived: it may have been acted on.
                     raise AmbiguousWriteError(label, f"HTTP {response.status_code} {code}")
                 delay = self._next_delay(attempt, response) if retryable else None
                 if delay is None:

@@ -35,7 +35,7 @@ OPERATIONS = (
     "connect-resume",
     "connect-check",
 )
-"""Operations this build can run; later ones are added as they are implemented."""
+"""Every operation the action can run (the `operation` input)."""
 
 Operation = Literal[
     "slug-copy",
@@ -195,7 +195,9 @@ class Inputs(BaseSettings):
         validate_default=False,
     )
 
-    operation: Operation | None = input_field("operation", None, "What to run: slug-copy.")
+    operation: Operation | None = input_field(
+        "operation", None, "What to run: " + ", ".join(OPERATIONS) + "."
+    )
     heroku_api_key: SecretStr | None = input_field(
         "heroku-api-key",
         None,

@@ -69,14 +69,14 @@ class ConnectClient:
 
     # -- discovery --------------------------------------------------------------------------------
 
-    def connections(self, app: str) -> list[ConnectionRef]:
+    def connections(self, app: str, *, resource: str | None = None) -> list[ConnectionRef]:
         """The app's Sync connections. A search finds only connections whose access list has
-        our user; new add-ons have an empty one, so when the search is empty we join it with
-        `POST /auth/{app}` (idempotent) and take the connections it returns. A dry run thus
-        writes nothing once the user is on the list."""
+        our user; new add-ons have an empty one, so when the search finds nothing (or not the
+        wanted `resource`) we join the lists with `POST /auth/{app}` (idempotent) and take the
+        connections it returns. A dry run thus writes nothing once the user is on the lists."""
         listed = self.discovery.get_json("/connections", params={"app": app, "addon_type": "1"})
         found = self._sync_connections(app, listed.get("results", []))
-        if found:
+        if found and (resource is None or any(c.resource_name == resource for c in found)):
             return found
         joined = self.discovery.request("POST", f"/auth/{quote(app, safe='')}").json()
         return self._sync_connections(app, joined.get("connections", []))

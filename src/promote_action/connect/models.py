@@ -8,7 +8,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 HEALTHY_CONNECTION = frozenset({"IDLE", "POLLING_DB_CHANGES"})
-TRANSITIONAL_CONNECTION = frozenset({"IMPORT_CONFIGURATION", "RECOVERY", "BUSY", "PAUSED"})
 NEEDS_HUMAN = {
     "NEW": "the connection has no database yet: run `heroku connect:db:set` first",
     "NEED_AUTHENTICATION": "Salesforce is not authorised: authorise it in the Heroku Connect "

@@ -37,10 +37,6 @@ class App(_Model):
         """Fir apps run OCI images, not slugs: a slug copy to or from them cannot work."""
         return bool(self.generation and self.generation.name == "fir")
 
-    @property
-    def dashboard_url(self) -> str:
-        return f"https://dashboard.heroku.com/apps/{self.name}/activity"
-
 
 class Release(_Model):
     id: str

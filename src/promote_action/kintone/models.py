@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-DEPLOY_STATUSES = ("PROCESSING", "SUCCESS", "FAIL", "CANCEL")
-
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)

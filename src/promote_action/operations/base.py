@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,7 +31,6 @@ class Services:
     deadline: Deadline
     cancel: CancelToken
     run: RunContext = field(default_factory=RunContext)
-    started: float = field(default_factory=time.monotonic)
     mode: str = "run"
     """`run`, `plan` or `apply` (the `mode` input)."""
 

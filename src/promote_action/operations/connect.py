@@ -179,7 +179,13 @@ class ConnectOperation(ABC):
         }
 
     def drift(self, planned: ConnectPlan, fresh: ConnectPlan) -> list[str]:
-        """Pause, resume and check act on the state they find; only a promotion can drift."""
+        """A pause or resume planned against one state must not be applied to another: a plan
+        made while sync was paused would otherwise report 'already paused' while it runs."""
+        if fresh.change != planned.change:
+            return [
+                f"the connection of {planned.target.app} is now {fresh.target.state} "
+                f"(the plan was made when it was {planned.target.state})"
+            ]
         return []
 
     def __init__(self, inputs: Inputs, services: Services) -> None:
@@ -209,9 +215,10 @@ class ConnectOperation(ABC):
     def find(self, input_name: str, app: str) -> ConnectionRef:
         """The app's Sync connection; `connect-resource` picks the target's when it has
         several (a source with several is better given as connect-config-file)."""
-        found = self.connect.connections(app)
-        if self.inputs.connect_resource and input_name == "target-apps":
-            found = [c for c in found if c.resource_name == self.inputs.connect_resource]
+        resource = self.inputs.connect_resource if input_name == "target-apps" else None
+        found = self.connect.connections(app, resource=resource)
+        if resource:
+            found = [c for c in found if c.resource_name == resource]
         if not found:
             which = f" named {self.inputs.connect_resource}" if self.inputs.connect_resource else ""
             raise UsageError(
@@ -288,6 +295,9 @@ class ConnectOperation(ABC):
         )
 
     def check_health(self, app: str, connection: Connection, diagnosis: Diagnosis) -> None:
+        summary_state = connection.mappings_summary_state
+        if summary_state not in (None, "OK"):
+            raise PromoteError(f"Heroku Connect reports the mappings of {app} as {summary_state}")
         bad = [
             f"{m.object_name} {m.state}" for m in connection.mappings if m.state in ERROR_MAPPING
         ]

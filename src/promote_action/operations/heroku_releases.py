@@ -60,6 +60,8 @@ class TargetPlan(BaseModel):
     stack: str | None
     pending_version: int | None = None
     """A release still in its release phase on the target when the plan was made."""
+    newest_version: int | None = None
+    """The target's newest release (any status) at plan time: anything newer is ours."""
     change: bool = True
     """False when the target already runs what would be deployed: nothing to do."""
 
@@ -160,6 +162,7 @@ def target_plan(heroku: HerokuClient, app: App, *, deploys_slug: str | None) -> 
         current_commit=commit,
         stack=app.stack.name if app.stack else None,
         pending_version=pending.version if pending else None,
+        newest_version=max((r.version for r in recent), default=None),
         change=not (current and deploys_slug and current.slug_id == deploys_slug),
     )
 
@@ -444,6 +447,11 @@ def run_per_target(
         except PromoteError as exc:
             outcome.status = "failed"
             outcome.error = str(exc)
+        except Exception as exc:
+            # Only the type: a message could quote a response body (and a capability URL).
+            outcome.status = "failed"
+            outcome.error = f"unexpected {type(exc).__name__} (run with RUNNER_DEBUG=1)"
+            log.debug("%s: unexpected error", outcome.plan.app.name, exc_info=True)
         finally:
             outcome.finished = time.monotonic()
 

@@ -49,6 +49,10 @@ KINTONE_SCHEDULE = PollSchedule(first_delay=1.0, min_interval=0.5, fraction=0.1,
 """A deploy takes about 2 s when trivial and 5-10 s typically; each poll is one request for up to
 300 apps, and the first waits a second because the status may not show PROCESSING at once."""
 
+STALE_STATUS_SECONDS = 5.0
+"""How long after the deploy request a FAIL/CANCEL may still be the previous deploy's
+(kintone was observed showing PROCESSING about 0.8 s after the request)."""
+
 USAGE_CODES = {"GAIA_AP01": "kintone-apps", "GAIA_IL23": "kintone-guest-space-id"}
 """Errors while planning that mean the inputs name the wrong thing (exit 2)."""
 
@@ -82,6 +86,8 @@ class KintoneOutcome:
     preview_after: dict[str, int] = field(default_factory=dict)
     error: str | None = None
     duration: float | None = None
+    requested: bool = False
+    """The deploy request left for kintone (its answer may have been lost)."""
 
 
 class KintoneDeploy:
@@ -136,16 +142,18 @@ class KintoneDeploy:
 
     @staticmethod
     def pinned_inputs(plan: KintonePlan) -> dict[str, Any]:
-        """The plan's apps and domain. Revisions are not pinned as inputs: mode apply compares
-        them with the plan and lists every drift instead of stopping at the first."""
+        """The plan's apps. Revisions are not pinned as inputs: mode apply compares them with
+        the plan and lists every drift instead of stopping at the first. The domain is not
+        taken from the plan either: credentials go only where the (validated) input says."""
         return {
-            "kintone_base_url": plan.base_url,
             "kintone_apps": [AppPin(app=int(a.app)) for a in plan.apps],
             "kintone_guest_space_id": plan.guest_space_id,
             "kintone_revert": plan.revert,
         }
 
     def drift(self, planned: KintonePlan, fresh: KintonePlan) -> list[str]:
+        if planned.base_url != fresh.base_url:
+            return [f"the plan was made for {planned.base_url}, not {fresh.base_url}"]
         now = {a.app: a for a in fresh.apps}
         drifts = []
         for app in planned.apps:
@@ -212,10 +220,8 @@ class KintoneDeploy:
             outcome.status = "unchanged"
             return outcome
         started = time.monotonic()
-        sent = False
         try:
-            self._start(plan, changing)
-            sent = True
+            self._start(plan, changing, outcome)
             if not self.inputs.wait:
                 outcome.status = "created"
                 return outcome
@@ -223,10 +229,10 @@ class KintoneDeploy:
         except Cancelled:
             outcome.status = "cancelled"
             outcome.error = (
-                f"cancelled while waiting: the {_action(plan)} of {len(changing)} app(s) had "
-                "been sent and kintone completes it on its own"
-                if sent
-                else "cancelled before the deploy was sent: nothing was changed"
+                f"cancelled after the {_action(plan)} of {len(changing)} app(s) was sent: "
+                "kintone completes it on its own"
+                if outcome.requested
+                else f"cancelled before the {_action(plan)} was sent: nothing was changed"
             )
         except WaitTimeout as exc:
             outcome.status, outcome.error = "timed-out", str(exc)
@@ -236,13 +242,16 @@ class KintoneDeploy:
             outcome.duration = time.monotonic() - started
         return outcome
 
-    def _start(self, plan: KintonePlan, changing: list[KintoneAppPlan]) -> None:
+    def _start(
+        self, plan: KintonePlan, changing: list[KintoneAppPlan], outcome: KintoneOutcome
+    ) -> None:
         """Send the deploy once, pinned. If the response is lost, the deploy took effect when an
         app is PROCESSING or already live at the planned revision; only otherwise is it resent
         (safe: the pins stop anything else from being deployed)."""
         pins = [(a.app, a.preview_revision) for a in changing]
 
         def send() -> bool:
+            outcome.requested = True
             self.kintone.deploy(pins, revert=plan.revert)
             return True
 
@@ -282,14 +291,21 @@ class KintoneDeploy:
     ) -> None:
         ids = [a.app for a in changing]
         verified: set[str] = set()
+        started = time.monotonic()
+        seen_processing = False
 
         def settled() -> list[DeployStatus] | None:
+            nonlocal seen_processing
             statuses = self.kintone.deploy_status(ids)
             outcome.app_status = {s.app: s.status for s in statuses}
             if any(s.status == "PROCESSING" for s in statuses):
+                seen_processing = True
                 return None
             if any(s.status in ("FAIL", "CANCEL") for s in statuses):
-                return statuses
+                # kintone shows the last deploy's end state until the new one shows
+                # PROCESSING: a FAIL seen before that may be the previous deploy's.
+                stale = not seen_processing and time.monotonic() - started < STALE_STATUS_SECONDS
+                return None if stale else statuses
             return statuses if self._verify(plan, changing, outcome, verified) else None
 
         what = f"the kintone {_action(plan)} of {len(ids)} app(s)"

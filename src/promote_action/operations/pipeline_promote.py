@@ -58,7 +58,7 @@ from promote_action.operations.heroku_releases import (
     target_results,
 )
 from promote_action.report import summary
-from promote_action.waiting import Deadline, PollSchedule, wait_for
+from promote_action.waiting import PollSchedule, wait_for
 
 log = logging.getLogger("promote_action.pipeline_promote")
 
@@ -70,8 +70,6 @@ PROMOTION_SCHEDULE = PollSchedule(first_delay=1.0, min_interval=1.0)
 """Targets are polled no faster than a 1 s poller: a promotion needs a second or more to create
 the releases, and a late look at a new release costs nothing, since its release-phase log is
 then read live and reports the end of the phase at once."""
-EVIDENCE_GRACE_SECONDS = 10.0
-"""How long to look for the releases of a promotion whose creation response was lost."""
 
 
 class PipelineRef(BaseModel):
@@ -357,8 +355,10 @@ class PipelinePromote:
         return PromotionOutcome(tracker.promotion_id, outcomes)
 
     def _start(self, plan: PromotionPlan, target_ids: list[str]) -> TargetTracker:
-        """Create the promotion once. If the response is lost, its releases appearing on the
-        targets show it was created: two promotions would deploy twice."""
+        """Create the promotion once and never send it again: two promotions would deploy
+        twice. If the response is lost, its releases appearing on the targets show it was
+        created; if none appears before the deadline, the step fails saying the outcome is
+        unknown."""
 
         def send() -> TargetTracker:
             promotion = self.heroku.create_promotion(
@@ -377,11 +377,11 @@ class PipelinePromote:
             found = self._evidence(plan, target_ids)
             return KnownReleases(found) if found else None
 
-        return write_once(send, created)
+        return write_once(send, created, attempts=1)
 
     def _evidence(self, plan: PromotionPlan, target_ids: list[str]) -> dict[str, str]:
         """Releases of the promoted slug that appeared on the targets after the plan."""
-        planned = {t.app.id: t.current_version or 0 for t in plan.targets}
+        planned = {t.app.id: t.newest_version or 0 for t in plan.targets}
         found: dict[str, str] = {}
 
         def look() -> dict[str, str] | None:
@@ -396,10 +396,12 @@ class PipelinePromote:
                         break
             return dict(found) if len(found) == len(target_ids) else None
 
-        grace = Deadline(min(EVIDENCE_GRACE_SECONDS, self.services.deadline.remaining()))
         try:
             return wait_for(
-                look, what="the promotion's releases", deadline=grace, cancel=self.services.cancel
+                look,
+                what="the promotion's releases",
+                deadline=self.services.deadline,
+                cancel=self.services.cancel,
             )
         except WaitTimeout:
             return found

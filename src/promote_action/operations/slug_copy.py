@@ -221,7 +221,7 @@ class SlugCopy:
 
         def created() -> Release | None:
             for release in self.heroku.newest_releases(app.id):
-                if target.current_version is not None and release.version <= target.current_version:
+                if target.newest_version is not None and release.version <= target.newest_version:
                     return None
                 if release.slug_id == plan.source.slug_id:
                     return release

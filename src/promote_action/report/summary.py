@@ -6,6 +6,7 @@ Every value that came from a remote service or an input goes through `markdown.t
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING
 
 from promote_action.context import RunContext
@@ -33,6 +34,10 @@ STATUS_ICONS = {
     "not-started": "⏸️",
     "rolled back": "↩️",
 }
+
+
+COMMIT_SHA = re.compile(r"^[0-9a-f]{7,40}$")
+"""Slug commits are free text set through the API: only a real SHA goes into a link."""
 
 
 def compact_json(value: object) -> str:
@@ -160,15 +165,14 @@ def _findings(findings: list[str]) -> list[str]:
 
 def _compare_links(commit: str | None, targets: list[TargetPlan], run: RunContext) -> list[str]:
     """What changes in code, per target, when the repository is known (GitHub compare)."""
-    if not (commit and run.repository):
+    if not (commit and run.repository and COMMIT_SHA.match(commit)):
         return []
     links = []
     for target in targets:
-        if target.current_commit and target.current_commit != commit:
-            url = f"{run.server_url}/{run.repository}/compare/{target.current_commit}...{commit}"
-            links.append(
-                f"- {md.text(target.app.name)}: [{target.current_commit[:7]}...{commit[:7]}]({url})"
-            )
+        old = target.current_commit
+        if old and old != commit and COMMIT_SHA.match(old):
+            url = f"{run.server_url}/{run.repository}/compare/{old}...{commit}"
+            links.append(f"- {md.text(target.app.name)}: [{old[:7]}...{commit[:7]}]({url})")
     return ["", "**Code changes:**", *links] if links else []
 
 

@@ -127,8 +127,10 @@ class Reporter:
                 handle.write(prepare_key_value_message(name, value) + os.linesep)
 
     def write_summary(self, markdown: str) -> None:
-        if len(markdown) > SUMMARY_LIMIT:
-            markdown = markdown[:SUMMARY_LIMIT] + "\n\n*Summary truncated at 1 MB.*\n"
+        encoded = markdown.encode()
+        if len(encoded) > SUMMARY_LIMIT:
+            kept = encoded[:SUMMARY_LIMIT].decode(errors="ignore")
+            markdown = kept + "\n\n*Summary truncated at 1 MB.*\n"
         if self.summary_file:
             with open(self.summary_file, "a", encoding="utf-8") as handle:
                 handle.write(markdown + "\n")
