@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promote_action.context import RunContext
-from promote_action.inputs import Inputs
+from promote_action.inputs import Inputs, reveal
 from promote_action.operations.base import Report
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ class GitHubDelivery:
                 "github-token is set but GITHUB_REPOSITORY is not: nothing is written to GitHub"
             )
             return None
-        return cls(inputs.github_token.get_secret_value(), event, inputs, run)
+        return cls(reveal(inputs.github_token), event, inputs, run)
 
     def start(self, operation: str) -> None:
         """A deployment for the environment, marked in progress, before anything changes."""

@@ -537,6 +537,11 @@ class Inputs(BaseSettings):
                 raise UsageError(name, "is required for operation " + str(self.operation))
 
 
+def reveal(secret: SecretStr | None) -> str:
+    """A secret input's value, "" when unset: only clients that send it should call this."""
+    return secret.get_secret_value() if secret else ""
+
+
 def input_name(field_name: str) -> str:
     return field_name.replace("_", "-")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import islice
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -125,12 +126,7 @@ class HerokuClient:
 
     def recent_releases(self, app: str, count: int = 10) -> list[Release]:
         """The newest `count` releases in one request (no further pages)."""
-        response = self.http.request(
-            "GET",
-            f"/apps/{_segment(app)}/releases",
-            headers={"Range": NEWEST_FIRST.format(max=count)},
-        )
-        return [Release.model_validate(item) for item in response.json()]
+        return list(islice(self.newest_releases(app, page_size=count), count))
 
     def current_release(self, app: str) -> Release | None:
         """The release the app runs now: `current` when the API marks it, else the newest

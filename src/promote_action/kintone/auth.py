@@ -17,10 +17,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import SecretStr
-
 from promote_action.errors import UsageError
-from promote_action.inputs import Inputs
+from promote_action.inputs import Inputs, reveal
 
 MAX_TOKENS = 9
 TOKEN = re.compile(r"^[A-Za-z0-9]{1,100}$")
@@ -44,15 +42,11 @@ class KintoneAuth:
             self._tempdir = None
 
 
-def _secret(value: SecretStr | None) -> str:
-    return value.get_secret_value() if value else ""
-
-
 def build_auth(inputs: Inputs) -> KintoneAuth:
-    token = _secret(inputs.kintone_api_token)
-    username, password = _secret(inputs.kintone_username), _secret(inputs.kintone_password)
-    oauth = _secret(inputs.kintone_oauth_token)
-    basic = _secret(inputs.kintone_basic_auth)
+    token = reveal(inputs.kintone_api_token)
+    username, password = reveal(inputs.kintone_username), reveal(inputs.kintone_password)
+    oauth = reveal(inputs.kintone_oauth_token)
+    basic = reveal(inputs.kintone_basic_auth)
     if bool(username) != bool(password):
         missing = "kintone-password" if username else "kintone-username"
         raise UsageError(missing, "is required with kintone-username/kintone-password")
@@ -83,9 +77,9 @@ def build_auth(inputs: Inputs) -> KintoneAuth:
         headers["Authorization"] = f"Basic {encoded}"
         derived.append(encoded)
     auth = KintoneAuth(headers, given[0], derived, token_count=len(tokens))
-    cert = _secret(inputs.kintone_client_cert)
+    cert = reveal(inputs.kintone_client_cert)
     if cert:
-        _load_client_certificate(auth, cert, _secret(inputs.kintone_client_cert_password))
+        _load_client_certificate(auth, cert, reveal(inputs.kintone_client_cert_password))
     elif inputs.kintone_client_cert_password:
         raise UsageError("kintone-client-cert-password", "is only used with kintone-client-cert")
     return auth

@@ -40,7 +40,7 @@ from promote_action.errors import (
     VerificationError,
     WaitTimeout,
 )
-from promote_action.inputs import Inputs
+from promote_action.inputs import Inputs, reveal
 from promote_action.operations.base import (
     Report,
     Services,
@@ -192,9 +192,11 @@ class ConnectOperation(ABC):
         self.validate(inputs)
         self.inputs = inputs
         self.services = services
-        key = inputs.heroku_api_key.get_secret_value() if inputs.heroku_api_key else ""
         self.connect = ConnectClient(
-            key, inputs.connect_api_url, deadline=services.deadline, cancel=services.cancel
+            reveal(inputs.heroku_api_key),
+            inputs.connect_api_url,
+            deadline=services.deadline,
+            cancel=services.cancel,
         )
 
     def validate(self, inputs: Inputs) -> None:

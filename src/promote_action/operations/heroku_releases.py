@@ -28,7 +28,7 @@ from promote_action.errors import (
 from promote_action.health import HealthCheckFailed, probe
 from promote_action.heroku.client import HerokuClient
 from promote_action.heroku.models import App, Release
-from promote_action.inputs import Inputs
+from promote_action.inputs import Inputs, reveal
 from promote_action.operations.base import SETTLED_OK, Services, read_all, write_once
 from promote_action.report.summary import compact_json
 from promote_action.waiting import wait_for
@@ -95,9 +95,11 @@ class TargetOutcome:
 
 
 def connect(inputs: Inputs, services: Services) -> HerokuClient:
-    key = inputs.heroku_api_key.get_secret_value() if inputs.heroku_api_key else ""
     return HerokuClient.connect(
-        inputs.heroku_api_url, key, deadline=services.deadline, cancel=services.cancel
+        inputs.heroku_api_url,
+        reveal(inputs.heroku_api_key),
+        deadline=services.deadline,
+        cancel=services.cancel,
     )
 
 

@@ -194,8 +194,8 @@ def _commit(commit: str | None, description: str | None) -> str:
     return text + (f" {md.text(description)}" if description else "")
 
 
-def _footer(requests: int, run: RunContext) -> str:
-    footer = f"Heroku API requests: {requests}"
+def _footer(requests: int, run: RunContext, platform: str = "Heroku") -> str:
+    footer = f"{platform} API requests: {requests}"
     if run.run_url:
         footer += f" · [workflow run]({run.run_url})"
     return f"<sub>{footer}</sub>"
@@ -304,9 +304,7 @@ def kintone_deploy(
         "undone by kintone itself (all-or-nothing), but a successful one can only be reverted "
         "by deploying the old settings again.",
         "",
-        f"<sub>kintone API requests: {requests}"
-        + (f" · [workflow run]({run.run_url})" if run.run_url else "")
-        + "</sub>",
+        _footer(requests, run, "kintone"),
     ]
     return "\n".join(lines)
 
@@ -392,9 +390,5 @@ def connect(
         lines += [f"**Write errors (last 24 h):** {outcome.write_errors.count}", ""]
     if outcome and outcome.error:
         lines += [f"**Failure:** {md.text(outcome.error)}", ""]
-    lines.append(
-        f"<sub>Heroku Connect API requests: {requests}"
-        + (f" · [workflow run]({run.run_url})" if run.run_url else "")
-        + "</sub>"
-    )
+    lines.append(_footer(requests, run, "Heroku Connect"))
     return "\n".join(lines)

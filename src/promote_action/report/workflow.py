@@ -88,16 +88,21 @@ class Reporter:
     @contextmanager
     def group(self, title: str) -> Iterator[None]:
         """A collapsible log section in Actions (groups cannot nest); a heading elsewhere."""
-        with self._lock:
-            if self.github:
-                self.command("group", title)
-            else:
-                self.write_line(f"== {one_line(title)}")
+        self.open_group(title)
         try:
             yield
         finally:
-            if self.github:
-                self.command("endgroup")
+            self.close_group()
+
+    def open_group(self, title: str) -> None:
+        if self.github:
+            self.command("group", title)
+        else:
+            self.write_line(f"== {one_line(title)}")
+
+    def close_group(self) -> None:
+        if self.github:
+            self.command("endgroup")
 
     def untrusted_lines(self, lines: list[str]) -> None:
         """Print remote text verbatim, with workflow commands disabled around it."""
@@ -202,15 +207,11 @@ class RemoteOutput:
 
     def _open(self, title: str) -> None:
         self._live = title
-        if self._reporter.github:
-            self._reporter.command("group", title)
-        else:
-            self._reporter.write_line(f"== {one_line(title)}")
+        self._reporter.open_group(title)
 
     def _close(self) -> None:
         self._live = None
-        if self._reporter.github:
-            self._reporter.command("endgroup")
+        self._reporter.close_group()
 
     def _print_whole(self, title: str, lines: list[str]) -> None:
         self._open(title)
