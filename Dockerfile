@@ -18,6 +18,13 @@ COPY src ./src
 RUN /app/.venv/bin/pip install --no-compile --no-deps . \
     && /app/.venv/bin/python -m compileall -q -j 0 /app/.venv/lib
 
+# The sandbox for the self-test workflow (`docker build --target sandbox`): the fakes run from
+# the source tree on top of the build stage. They are not in the wheel, so not in the image below.
+FROM build AS sandbox
+ENV PYTHONPATH=/src/src PYTHONUNBUFFERED=1
+ENTRYPOINT ["/app/.venv/bin/python", "-m", "promote_sandbox.fixed"]
+
+# The action's image: exactly the installed wheel and its locked dependencies.
 FROM python:3.11-slim-bookworm
 COPY --from=build /app/.venv /app/.venv
 # No USER: the runner mounts the workspace and file-command files owned by root.

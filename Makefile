@@ -7,17 +7,21 @@ STAMP := $(VENV)/.installed
 .PHONY: install demo test lint typecheck check-action unit bench clean lock readme
 
 # Dependencies come from the hash-locked requirements/dev.lock (`make lock` writes it from
-# pyproject.toml), then the project itself without resolving anything.
+# pyproject.toml), then the project itself without resolving anything. The editable install puts
+# src/ on the path, so the fakes (src/promote_sandbox, not in the wheel) import in development;
+# `promote-sandbox` starts them.
 $(STAMP): pyproject.toml requirements/dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	printf '#!/bin/sh\nexec "%s/python" -m promote_sandbox "$$@"\n' "$$(cd $(BIN) && pwd)" > $(BIN)/promote-sandbox
+	chmod +x $(BIN)/promote-sandbox
 	touch $(STAMP)
 
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m promote_action.demo
+	$(BIN)/python -m promote_sandbox.demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from promote_action.demo import runner_environment
+from promote_sandbox.demo import runner_environment
 
 
 def run_timed(inputs: dict[str, str]) -> tuple[float, float]:

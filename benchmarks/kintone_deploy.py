@@ -10,7 +10,7 @@ Run `python benchmarks/kintone_deploy.py`. Quote ratios from one run: machines a
 from __future__ import annotations
 
 from harness import run_timed
-from promote_action.sandbox import Sandbox
+from promote_sandbox import Sandbox
 
 APPS = 300
 DEPLOY_SECONDS = 5.0

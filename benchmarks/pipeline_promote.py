@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 
 from harness import run_timed
-from promote_action.sandbox import Sandbox
+from promote_sandbox import Sandbox
 
 PROMOTION_SECONDS = 2.0
 CLI = Path(__file__).resolve().parent.parent / ".tools/heroku-cli/node_modules/.bin/heroku"

@@ -17,7 +17,7 @@ import argparse
 from dataclasses import dataclass
 
 from harness import run_timed
-from promote_action.sandbox import Sandbox
+from promote_sandbox import Sandbox
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from certificates import Certificates, make_certificates
-from promote_action.sandbox import Sandbox
+from promote_sandbox import Sandbox
 
 COMMIT = "3f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39"
 

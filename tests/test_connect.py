@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from promote_action.sandbox import Fault, Sandbox
+from promote_sandbox import Fault, Sandbox
 from runner import ACTION, finish, run_action, start_action
 
 ACCOUNT = {

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from certificates import Certificates
-from promote_action.sandbox import Fault, Sandbox, TlsConfig
+from promote_sandbox import Fault, Sandbox, TlsConfig
 from runner import ACTION, finish, run_action, start_action
 
 DEPLOY = "/k/v1/preview/app/deploy.json"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from heroku_schema import validate_request
-from promote_action.sandbox import Fault, Sandbox
+from promote_sandbox import Fault, Sandbox
 from runner import ACTION, finish, run_action, start_action
 
 COMMIT = "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import COMMIT, HerokuWorld
-from promote_action.sandbox import Sandbox
+from promote_sandbox import Sandbox
 from runner import run_action
 
 

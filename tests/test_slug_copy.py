@@ -16,7 +16,7 @@ import pytest
 
 from conftest import COMMIT, HerokuWorld
 from heroku_schema import validate_request
-from promote_action.sandbox import Fault
+from promote_sandbox import Fault
 from runner import ACTION, finish, run_action, start_action
 
 

@@ -55,11 +55,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["sandbox"]:
-        from promote_action.sandbox import serve_forever  # noqa: PLC0415 - not needed otherwise
-
-        serve_forever()
-        return 0
     options = build_parser().parse_args(args)
     overrides = {name: getattr(options, name) for name in Inputs.model_fields}
     reporter = Reporter(os.environ, json_mode=options.json)

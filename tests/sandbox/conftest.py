@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from certificates import Certificates, make_certificates
-from promote_action.sandbox import Sandbox
+from promote_sandbox import Sandbox
 
 ACCEPT = "application/vnd.heroku+json; version=3"
 

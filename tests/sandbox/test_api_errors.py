@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from promote_action.sandbox import Sandbox
+from promote_sandbox import Sandbox
 
 from_version_3 = "application/vnd.heroku+json; version=3"
 

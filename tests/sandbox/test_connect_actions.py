@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from promote_action.sandbox import Sandbox
-from promote_action.sandbox.connect import FakeConnect
+from promote_sandbox import Sandbox
+from promote_sandbox.connect import FakeConnect
 
 STEP = 10.0
 """Every scripted duration, so one ``advance(STEP)`` moves an action one phase on."""

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from promote_action.sandbox import Fault, Sandbox
-from promote_action.sandbox.connect import MAINTENANCE, FakeConnect
+from promote_sandbox import Fault, Sandbox
+from promote_sandbox.connect import MAINTENANCE, FakeConnect
 
 ACCOUNT = {
     "object_name": "Account",

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from promote_action.sandbox import Fault, Sandbox
+from promote_sandbox import Fault, Sandbox
 
 
 def test_every_third_matching_request_gets_503(sandbox: Sandbox, api: httpx.Client) -> None:

@@ -17,8 +17,8 @@ from github import (
     UnknownObjectException,
 )
 
-from promote_action.sandbox import Fault, Sandbox
-from promote_action.sandbox.github import FakeGitHub
+from promote_sandbox import Fault, Sandbox
+from promote_sandbox.github import FakeGitHub
 
 TOKEN = "ghs_" + "A" * 36
 PAT = "github_pat_" + "B" * 40

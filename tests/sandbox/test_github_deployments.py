@@ -10,8 +10,8 @@ import pytest
 from github import Auth, Github, GithubException, UnknownObjectException
 from github.Repository import Repository
 
-from promote_action.sandbox import Sandbox
-from promote_action.sandbox.github import FakeGitHub
+from promote_sandbox import Sandbox
+from promote_sandbox.github import FakeGitHub
 
 TOKEN = "ghs_" + "D" * 36
 REPO = "acme/shop"

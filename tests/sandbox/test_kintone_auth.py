@@ -10,7 +10,7 @@ import json
 import httpx
 import pytest
 
-from promote_action.sandbox import Fault, Sandbox
+from promote_sandbox import Fault, Sandbox
 
 DEPLOY = "/k/v1/preview/app/deploy.json"
 SETTINGS = "/k/v1/preview/app/settings.json"

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from promote_action.sandbox import Sandbox
+from promote_sandbox import Sandbox
 
 DEPLOY = "/k/v1/preview/app/deploy.json"
 GUEST_SPACE = 7  # app 3 of the kworld fixture lives there

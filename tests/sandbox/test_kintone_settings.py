@@ -8,8 +8,8 @@ import base64
 import httpx
 import pytest
 
-from promote_action.sandbox import Sandbox
-from promote_action.sandbox.kintone import DOCUMENTS
+from promote_sandbox import Sandbox
+from promote_sandbox.kintone import DOCUMENTS
 
 DEPLOY = "/k/v1/preview/app/deploy.json"
 SETTINGS = "/k/v1/preview/app/settings.json"

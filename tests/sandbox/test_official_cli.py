@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from promote_action.sandbox import LoggedRequest, Sandbox
+from promote_sandbox import LoggedRequest, Sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = REPO / ".tools/heroku-cli/node_modules/.bin/heroku"

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from promote_action.sandbox import Sandbox, TlsConfig
+from promote_sandbox import Sandbox, TlsConfig
 
 REPO = Path(__file__).resolve().parents[2]
 NODE_MODULES = REPO / ".tools/kintone-client/node_modules"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from promote_action.sandbox import Sandbox
+from promote_sandbox import Sandbox
 
 
 def test_an_apps_coupling_is_one_object_naming_its_pipeline(api: httpx.Client, pipeline) -> None:

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from promote_action.sandbox import Sandbox
-from promote_action.sandbox.heroku import FakeHeroku, Status
+from promote_sandbox import Sandbox
+from promote_sandbox.heroku import FakeHeroku, Status
 
 
 def _body(pipeline, source: str, *targets: str, release: str | None = None) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from promote_action.sandbox import Sandbox
+from promote_sandbox import Sandbox
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import time
 
 import httpx
 
-from promote_action.sandbox import Sandbox
+from promote_sandbox import Sandbox
 
 ACCEPT = "application/vnd.heroku+json; version=3"
 

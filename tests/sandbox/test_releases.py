@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from promote_action.sandbox import Sandbox, demo_fixture
+from promote_sandbox import Sandbox, demo_fixture
 
 
 def test_seeded_versions_count_up_and_newest_succeeded_is_current(sandbox: Sandbox, world) -> None:

@@ -7,7 +7,7 @@ import json
 
 import httpx
 
-from promote_action.sandbox import LoggedRequest, Sandbox
+from promote_sandbox import LoggedRequest, Sandbox
 
 ACCEPT = "application/vnd.heroku+json; version=3"
 

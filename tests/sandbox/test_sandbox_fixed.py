@@ -1,4 +1,4 @@
-"""`python -m promote_action.sandbox.fixed`: the demo sandbox with a key and address chosen by
+"""`python -m promote_sandbox.fixed`: the demo sandbox with a key and address chosen by
 the caller, as the self-test workflow runs it for the action's container."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import threading
 
 import httpx
 
-from promote_action.sandbox import Sandbox
-from promote_action.sandbox.fixed import TOKEN_VARIABLE, fixed_fixture, serve
+from promote_sandbox import Sandbox
+from promote_sandbox.fixed import TOKEN_VARIABLE, fixed_fixture, serve
 from runner import run_action
 
 
@@ -22,7 +22,7 @@ def _start(*args: str, token: str | None) -> subprocess.Popen[str]:
     if token is not None:
         env[TOKEN_VARIABLE] = token
     return subprocess.Popen(
-        [sys.executable, "-m", "promote_action.sandbox.fixed", *args],
+        [sys.executable, "-m", "promote_sandbox.fixed", *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

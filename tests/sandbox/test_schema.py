@@ -10,7 +10,7 @@ import httpx
 from jsonschema import Draft4Validator
 
 from heroku_schema import DEFINITIONS, ERROR_SCHEMA, target_schema, validate, validate_request
-from promote_action.sandbox import Sandbox
+from promote_sandbox import Sandbox
 
 
 def test_slug_copy_scenario_bodies_match_the_schema(

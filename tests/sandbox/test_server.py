@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from promote_action.sandbox import Fault, Sandbox
-from promote_action.sandbox.routing import Reply, Request, Route
+from promote_sandbox import Fault, Sandbox
+from promote_sandbox.routing import Reply, Request, Route
 
 
 class Echo:
@@ -86,7 +86,7 @@ def test_stop_closes_idle_keep_alive_connections(tls: ssl.SSLContext) -> None:
 
 @pytest.fixture
 def served() -> Iterator[tuple[subprocess.Popen[str], str]]:
-    command = "from promote_action.sandbox import serve_forever; serve_forever()"
+    command = "from promote_sandbox import serve_forever; serve_forever()"
     with subprocess.Popen(
         [sys.executable, "-c", command], stdout=subprocess.PIPE, text=True
     ) as process:

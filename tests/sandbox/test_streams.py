@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from promote_action.sandbox import Sandbox
+from promote_sandbox import Sandbox
 
 LINES = ["Running migrations", "Migrating 20261123_add_orders", "done"]
 PENDING = 0.45

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from promote_action.sandbox import Sandbox, TlsConfig
+from promote_sandbox import Sandbox, TlsConfig
 
 STATUS = "/k/v1/preview/app/deploy.json?apps[0]=1"
 

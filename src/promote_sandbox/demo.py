@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from promote_action.inputs import Inputs, env_names
-from promote_action.sandbox import Sandbox, demo_fixture
+from promote_sandbox import Sandbox, demo_fixture
 
 
 def runner_environment(inputs: dict[str, str], workdir: Path) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """The demo sandbox on a chosen address with a chosen API key, for clients in another process or
 container that cannot be handed the random key of `promote-action sandbox`.
 
-    PROMOTE_SANDBOX_TOKEN=HRKU-... python -m promote_action.sandbox.fixed --host 0.0.0.0 --port 8080
+    PROMOTE_SANDBOX_TOKEN=HRKU-... python -m promote_sandbox.fixed --host 0.0.0.0 --port 8080
 
 The self-test workflow runs it in a container built from the action's own image, on Docker's
 default bridge network, where the action's container (also on that network) reaches it by IP.
@@ -48,7 +48,7 @@ def serve(
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.environ) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m promote_action.sandbox.fixed",
+        prog="python -m promote_sandbox.fixed",
         description="Serve the demo sandbox with a fixed Heroku API key (from "
         f"{TOKEN_VARIABLE}) on a chosen address, until SIGTERM or SIGINT.",
     )
