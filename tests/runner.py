@@ -2,10 +2,15 @@
 
 The runner passes every input declared in action.yml as `INPUT_<NAME>` (hyphens kept), set to
 its default or to "", appends outputs to GITHUB_OUTPUT and the summary to GITHUB_STEP_SUMMARY.
+
+`run_action` runs the entrypoint in this process with that environment (integration tests: fast,
+and what they see is exactly what the runner would); `start_action` starts it as a child
+process the way the runner starts the container (end-to-end tests: signals, start-up).
 """
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -15,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from promote_action import cli
+from promote_action.waiting import CancelToken
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
@@ -113,7 +121,25 @@ def finish(process: subprocess.Popen[str], tmp: Path, timeout: float = 60) -> Ac
     )
 
 
-def run_action(inputs: dict[str, str], timeout: float = 60, **extra_env: Any) -> ActionRun:
+def run_action(inputs: dict[str, str], **extra_env: Any) -> ActionRun:
+    """The entrypoint in-process, with the runner's environment; nothing of this process's
+    environment is read by the action (its inputs come from the mapping handed in)."""
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        env = base_env(tmp) | runner_env(inputs) | extra_env
+        stdout, stderr = io.StringIO(), io.StringIO()
+        exit_code = cli.run([], env, CancelToken(), stdout=stdout, stderr=stderr)
+        return ActionRun(
+            exit_code=exit_code,
+            stdout=stdout.getvalue(),
+            stderr=stderr.getvalue(),
+            outputs=parse_github_output((tmp / "output").read_text()),
+            summary=(tmp / "summary").read_text(),
+        )
+
+
+def run_action_process(inputs: dict[str, str], timeout: float = 60, **extra_env: Any) -> ActionRun:
+    """The entrypoint as a child process, exactly as the runner starts the container."""
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         return finish(start_action(inputs, tmp, **extra_env), tmp, timeout)

@@ -14,7 +14,8 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from promote_action.inputs import Inputs, check_api_url, load_inputs
+from promote_action.inputs import Inputs, load_inputs
+from promote_action.urls import check_api_url
 from runner import ACTION, runner_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,17 +27,14 @@ def test_every_input_is_declared_in_both_places():
     assert declared == modelled
 
 
-def test_action_yml_defaults_parse_to_the_model_defaults(monkeypatch: pytest.MonkeyPatch):
-    for variable, value in runner_env({}).items():
-        monkeypatch.setenv(variable, value)
-    from_action = load_inputs({})
+def test_action_yml_defaults_parse_to_the_model_defaults():
+    from_action = load_inputs({}, runner_env({}))
     assert from_action.model_dump() == Inputs.model_construct().model_dump()
 
 
-def test_underscore_spelling_is_accepted(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("INPUT_SOURCE_APP", "shop-staging")
-    monkeypatch.setenv("INPUT_TARGET-APPS", "a-prod\nb-prod,a-prod")
-    inputs = load_inputs({})
+def test_underscore_spelling_is_accepted():
+    environ = {"INPUT_SOURCE_APP": "shop-staging", "INPUT_TARGET-APPS": "a-prod\nb-prod,a-prod"}
+    inputs = load_inputs({}, environ)
     assert inputs.source_app == "shop-staging"
     assert inputs.target_apps == ["a-prod", "b-prod"]
 

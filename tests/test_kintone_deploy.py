@@ -215,7 +215,7 @@ def test_three_hundred_apps_one_request_per_poll(sandbox: Sandbox):
     ]
     k.set_deploy_behaviour(processing_seconds=1.5)
     world = KintoneWorld(sandbox, apps)
-    run = run_action(world.inputs(kintone_password="pw", timeout="60s"), timeout=120)
+    run = run_action(world.inputs(kintone_password="pw", timeout="60s"))
     assert run.exit_code == 0, run.stdout
     assert len(world.deploy_posts()) == 1
     polls = world.status_polls()
@@ -424,7 +424,7 @@ def test_five_hundreds_on_status_polls_are_retried(kintone: KintoneWorld):
     kintone.sandbox.add_fault(
         Fault(match=r"deploy.json", status=503, message="Service Unavailable", every=2)
     )
-    run = run_action(kintone.inputs(), timeout=90)
+    run = run_action(kintone.inputs())
     assert run.exit_code == 0, run.stdout
 
 

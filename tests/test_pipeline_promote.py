@@ -168,7 +168,7 @@ def test_twenty_targets_cost_one_request_per_poll(world: PipelineWorld):
             name, pending_seconds=0.5, release_phase_lines=["migrate"], stream_delay_seconds=0.1
         )
     h.set_promotion_behaviour(pending_seconds=1.0)
-    run = run_action(world.inputs(target_apps=",".join(apps)), timeout=90)
+    run = run_action(world.inputs(target_apps=",".join(apps)))
     assert run.exit_code == 0, run.stdout
     assert all(t["status"] == "succeeded" for t in targets_of(run).values())
     assert len(targets_of(run)) == 20
@@ -308,7 +308,7 @@ def test_every_third_request_failing_still_promotes_once(world: PipelineWorld):
     world.sandbox.add_fault(
         Fault(status=503, error_id="unavailable", message="Service Unavailable", every=3)
     )
-    run = run_action(world.inputs(), timeout=90)
+    run = run_action(world.inputs())
     assert run.exit_code == 0, run.stdout
     assert len(world.sandbox.heroku.promotions()) == 1
 
@@ -317,7 +317,7 @@ def test_lost_promotion_response_is_found_not_repeated(world: PipelineWorld):
     world.sandbox.add_fault(
         Fault(match=r"^POST /pipeline-promotions$", drop_response=True, times=1)
     )
-    run = run_action(world.inputs(), timeout=90)
+    run = run_action(world.inputs())
     assert run.exit_code == 0, run.stdout + run.stderr
     assert len(world.sandbox.heroku.promotions()) == 1
     assert "checking whether it took effect" in run.stdout

@@ -251,7 +251,7 @@ def test_three_hundred_app_plan_stays_within_output_limits(sandbox: Sandbox):
     apps = [
         k.add_app(managers=["deployer"], preview_revision=2, live_revision=1).id for _ in range(300)
     ]
-    run = run_action(kintone_inputs(sandbox, apps, mode="plan", timeout="2m"), timeout=180)
+    run = run_action(kintone_inputs(sandbox, apps, mode="plan", timeout="2m"))
     assert run.exit_code == 0, run.stdout
     assert len(plan_of(run)["plan"]["apps"]) == 300
     assert len(run.outputs["plan"].encode()) < 200_000

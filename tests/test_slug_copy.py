@@ -231,7 +231,7 @@ def test_every_third_request_failing_503_still_ends_with_one_release_per_target(
     heroku.sandbox.add_fault(
         Fault(status=503, error_id="unavailable", message="Service Unavailable", every=3)
     )
-    run = run_action(heroku.inputs(), timeout=90)
+    run = run_action(heroku.inputs())
     assert run.exit_code == 0, run.stdout
     for target in heroku.targets:
         assert len(heroku.sandbox.heroku.releases(target)) == 2

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from promote_action.context import RunContext
 from promote_action.inputs import Inputs, reveal
-from promote_action.operations.base import Report
+from promote_action.report.model import Report
 
 if TYPE_CHECKING:
     from github.Deployment import Deployment
@@ -142,7 +142,7 @@ class GitHubDelivery:
                 log.warning("GitHub deployment status not written: %s", _describe(exc))
             outputs["deployment-id"] = str(self.deployment.id)
         if self.event.pull_number is not None:
-            self._sticky_comment(self.event.pull_number, report.summary)
+            self._sticky_comment(self.event.pull_number, report.markdown)
         return outputs
 
     def _sticky_comment(self, number: int, summary: str) -> None:

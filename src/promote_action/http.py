@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import certifi
 import httpx
 
 from promote_action.errors import AmbiguousWriteError, RemoteError, TransportError
@@ -271,3 +272,13 @@ class HttpClient:
             raise TransportError(f"{self.platform}: {label} failed: {reason}") from None
         log.info("%s: %s, retrying in %.1fs", label, reason, delay)
         self.cancel.sleep(delay)
+
+
+def tls_context(environ: Mapping[str, str]) -> ssl.SSLContext:
+    """The run's one TLS context, trusting what httpx would with `trust_env`: SSL_CERT_FILE or
+    SSL_CERT_DIR when set, else certifi's bundle. Built once: each costs tens of milliseconds."""
+    cafile = environ.get("SSL_CERT_FILE") or None
+    capath = environ.get("SSL_CERT_DIR") or None
+    if cafile is None and capath is None:
+        cafile = certifi.where()
+    return ssl.create_default_context(cafile=cafile, capath=capath)

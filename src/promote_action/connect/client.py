@@ -8,6 +8,7 @@ it; the API root is `region_url + /api/v3`. Error bodies are `{"message"}` or `{
 
 from __future__ import annotations
 
+import ssl
 import threading
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -17,7 +18,7 @@ import httpx
 from promote_action.connect.models import Connection, ConnectionRef, Diagnosis, WriteErrors
 from promote_action.errors import PromoteError
 from promote_action.http import HttpClient, RetryPolicy
-from promote_action.inputs import check_api_url
+from promote_action.urls import check_api_url
 from promote_action.waiting import CancelToken, Deadline
 
 CONNECT_RETRIES = RetryPolicy(max_attempts=30, base_delay=1.0, max_delay=60.0)
@@ -38,11 +39,20 @@ def decode_connect_error(response: httpx.Response) -> tuple[str, str]:
 
 class ConnectClient:
     def __init__(
-        self, api_key: str, discovery_url: str, *, deadline: Deadline, cancel: CancelToken
+        self,
+        api_key: str,
+        discovery_url: str,
+        *,
+        deadline: Deadline,
+        cancel: CancelToken,
+        transport: httpx.BaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self._api_key = api_key
         self._deadline = deadline
         self._cancel = cancel
+        self._transport = transport
+        self._verify = verify
         self._cells: dict[str, HttpClient] = {}
         self._lock = threading.Lock()
         self.discovery = self._client(discovery_url)
@@ -57,6 +67,8 @@ class ConnectClient:
             auth_headers={"Authorization": f"Bearer {self._api_key}"},
             default_headers={"Content-Type": "application/json", "User-Agent": "promote-action"},
             policy=CONNECT_RETRIES,
+            transport=self._transport,
+            verify=self._verify,
         )
 
     @property

@@ -7,6 +7,7 @@ sent back verbatim, `RateLimit-Remaining` on every response.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import islice
@@ -77,6 +78,7 @@ class HerokuClient:
         deadline: Deadline,
         cancel: CancelToken,
         transport: httpx.BaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> HerokuClient:
         http = HttpClient(
             platform="Heroku",
@@ -90,6 +92,7 @@ class HerokuClient:
             is_rejection=heroku_refused,
             warning_headers=("Warning-Message", "X-Heroku-Warning"),
             transport=transport,
+            verify=verify,
         )
         return cls(http)
 

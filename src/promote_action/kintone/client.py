@@ -8,6 +8,7 @@ many apps would make the URL too long.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -82,7 +83,10 @@ class KintoneClient:
         guest_space_id: int | None,
         deadline: Deadline,
         cancel: CancelToken,
+        transport: httpx.BaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> KintoneClient:
+        """`verify` is the run's TLS context; a client certificate brings its own."""
         http = HttpClient(
             platform="kintone",
             base_url=base_url,
@@ -92,7 +96,8 @@ class KintoneClient:
             auth_headers=auth.headers,
             default_headers={"User-Agent": "promote-action"},
             is_rejection=_is_rejection,
-            verify=auth.tls if auth.tls is not None else True,
+            verify=auth.tls if auth.tls is not None else verify,
+            transport=transport,
         )
         return cls(http, guest_space_id)
 

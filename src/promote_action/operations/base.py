@@ -1,16 +1,22 @@
-"""What every operation shares: the run's services and the shape of its final report."""
+"""What every operation shares: the run's services, the protocol the runner drives, and the
+helpers for reads in parallel and writes that must not be repeated."""
 
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+import httpx
+
 from promote_action.context import RunContext
-from promote_action.errors import EXIT_CANCELLED, EXIT_FAILURE, EXIT_OK, AmbiguousWriteError
+from promote_action.errors import AmbiguousWriteError
+from promote_action.report.model import Result
 from promote_action.report.workflow import Reporter
+from promote_action.status import SETTLED_OK, UNAPPLIED, Status
 from promote_action.waiting import CancelToken, Deadline
 
 PlanT = TypeVar("PlanT")
@@ -25,7 +31,8 @@ log = logging.getLogger("promote_action")
 
 @dataclass
 class Services:
-    """Handed to an operation instead of globals, so tests and the CLI wire it the same way."""
+    """Handed to an operation instead of globals, so tests and the entrypoint wire it the same
+    way: tests run operations in-process with these pointed at the fakes."""
 
     reporter: Reporter
     deadline: Deadline
@@ -33,54 +40,24 @@ class Services:
     run: RunContext = field(default_factory=RunContext)
     mode: str = "run"
     """`run`, `plan` or `apply` (the `mode` input)."""
+    tls: ssl.SSLContext | bool = True
+    """TLS verification for every platform client: one context for the run (building one costs
+    tens of milliseconds), from the run's SSL_CERT_FILE when set."""
+    ca_file: str | None = None
+    """The run's CA bundle (SSL_CERT_FILE), for TLS contexts that also carry a client
+    certificate."""
+    transport: httpx.BaseTransport | None = None
+    """The platform clients' transport: None for the network, or a fake's (httpx.MockTransport)."""
 
     @property
-    def unapplied_status(self) -> str:
+    def unapplied_status(self) -> Status:
         """The status of a run that only planned: `planned` in mode plan, else a dry run."""
-        return "planned" if self.mode == "plan" else "dry-run"
+        return Status.PLANNED if self.mode == "plan" else Status.DRY_RUN
 
 
-@dataclass(frozen=True)
-class Report:
-    """An operation's end state as the CLI publishes it: outputs, summary, exit code."""
-
-    status: str
-    outputs: dict[str, str]
-    summary: str
-    failure: str | None = None
-    """One line naming what failed and what was changed anyway; None on success."""
-    exit_code: int = EXIT_OK
-    environment_url: str | None = None
-    """Where the deployed thing can be seen (an app's web URL): GitHub's environment URL."""
-
-
-SETTLED_OK = frozenset({"succeeded", "unchanged", "created"})
-"""End states of a run that applied its plan without a failure (created: wait false)."""
-
-
-def finished_report(
-    *,
-    status: str,
-    outputs: dict[str, str],
-    summary: str,
-    failure: str | None,
-    environment_url: str | None = None,
-) -> Report:
-    """The report of an applied (or only planned) operation, its exit code from its status."""
-    exit_code = EXIT_FAILURE if failure else EXIT_OK
-    return Report(
-        status,
-        outputs,
-        summary,
-        failure,
-        EXIT_CANCELLED if status == "cancelled" else exit_code,
-        environment_url,
-    )
-
-
-def failure_of(status: str, error: str | None) -> str | None:
+def failure_of(status: Status, error: str | None) -> str | None:
     """The one-line failure of an operation with a single outcome, None when it went well."""
-    return None if status in SETTLED_OK or status in ("dry-run", "planned") else error or status
+    return None if status in SETTLED_OK or status in UNAPPLIED else error or status
 
 
 class Operation(Protocol[PlanT, OutcomeT]):
@@ -88,6 +65,8 @@ class Operation(Protocol[PlanT, OutcomeT]):
 
     The plan is the single description of the change: the dry run reports it, apply executes
     exactly it, and the summary shows it next to what happened. `plan` logs what it found.
+    Classes also carry `plan_type` (the plan's model) and `pinned_inputs(plan)` (the inputs that
+    resolve exactly that plan again, for mode apply).
     """
 
     name: str
@@ -101,7 +80,10 @@ class Operation(Protocol[PlanT, OutcomeT]):
 
     def apply(self, plan: PlanT) -> OutcomeT: ...
 
-    def report(self, plan: PlanT, outcome: OutcomeT | None) -> Report: ...
+    def result(self, plan: PlanT, outcome: OutcomeT | None) -> Result:
+        """Status, outputs and summary of the plan and (after apply) its outcome: data the
+        runner composes into the run's report."""
+        ...
 
     def close(self) -> None: ...
 

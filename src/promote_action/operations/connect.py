@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from promote_action.connect.models import (
     Diagnosis,
     WriteErrors,
 )
+from promote_action.context import RunContext
 from promote_action.errors import (
     AmbiguousWriteError,
     Cancelled,
@@ -41,13 +43,11 @@ from promote_action.errors import (
     WaitTimeout,
 )
 from promote_action.inputs import Inputs, reveal
-from promote_action.operations.base import (
-    Report,
-    Services,
-    failure_of,
-    finished_report,
-)
-from promote_action.report import summary
+from promote_action.operations.base import Services, failure_of
+from promote_action.report import markdown as md
+from promote_action.report.common import DRY_RUN, compact_json, footer, heroku_app_link
+from promote_action.report.model import Result, Summary
+from promote_action.status import Status
 from promote_action.waiting import PollSchedule, wait_for
 
 log = logging.getLogger("promote_action.connect")
@@ -149,7 +149,7 @@ class ConnectPlan(BaseModel):
 
 @dataclass
 class ConnectOutcome:
-    status: str = "not-started"
+    status: Status = Status.NOT_STARTED
     connection: Connection | None = None
     diagnosis: Diagnosis | None = None
     write_errors: WriteErrors | None = None
@@ -197,6 +197,8 @@ class ConnectOperation(ABC):
             inputs.connect_api_url,
             deadline=services.deadline,
             cancel=services.cancel,
+            transport=services.transport,
+            verify=services.tls,
         )
 
     def validate(self, inputs: Inputs) -> None:
@@ -320,12 +322,12 @@ class ConnectOperation(ABC):
         try:
             self.run(plan, outcome)
         except Cancelled:
-            outcome.status = "cancelled"
+            outcome.status = Status.CANCELLED
             outcome.error = f"cancelled; changes made: {', '.join(outcome.changed) or 'none'}"
         except WaitTimeout as exc:
-            outcome.status, outcome.error = "timed-out", str(exc)
+            outcome.status, outcome.error = Status.TIMED_OUT, str(exc)
         except PromoteError as exc:
-            outcome.status, outcome.error = "failed", str(exc)
+            outcome.status, outcome.error = Status.FAILED, str(exc)
         finally:
             outcome.duration = time.monotonic() - started
         return outcome
@@ -338,9 +340,8 @@ class ConnectOperation(ABC):
     def run(self, plan: ConnectPlan, outcome: ConnectOutcome) -> None:
         """Act on the plan, recording each change in `outcome.changed` as it is made."""
 
-    def report(self, plan: ConnectPlan, outcome: ConnectOutcome | None) -> Report:
+    def result(self, plan: ConnectPlan, outcome: ConnectOutcome | None) -> Result:
         status = self.services.unapplied_status if outcome is None else outcome.status
-        failure = failure_of(status, outcome.error if outcome else None)
         connection = outcome.connection if outcome else None
         mappings = [
             {
@@ -378,21 +379,14 @@ class ConnectOperation(ABC):
         changed = [c.object_name for c in plan.changes if c.change != "removed" or plan.prune]
         outputs = {
             "status": status,
-            "result": summary.compact_json(result),
-            "changed-mappings": summary.compact_json(changed),
+            "result": compact_json(result),
+            "changed-mappings": compact_json(changed),
         }
-        markdown = summary.connect(
-            plan,
-            outcome,
-            status=status,
-            requests=self.connect.requests_sent,
-            run=self.services.run,
-        )
-        return finished_report(
+        return Result(
             status=status,
             outputs=outputs,
-            summary=markdown,
-            failure=failure,
+            summary=render(plan, outcome, status, self.connect.requests_sent, self.services.run),
+            failure=failure_of(status, outcome.error if outcome else None),
         )
 
 
@@ -437,7 +431,7 @@ class ConnectPromote(ConnectOperation):
                 "set connect-prune to delete them",
                 ", ".join(removed),
             )
-        for line in summary.connect_plan_lines(plan):
+        for line in plan_lines(plan):
             log.info("%s", line)
         return plan
 
@@ -475,7 +469,7 @@ class ConnectPromote(ConnectOperation):
         ref = self.find("target-apps", self.target_app)
         if not plan.change:
             outcome.connection = self.connect.connection(ref)
-            outcome.status = "unchanged"
+            outcome.status = Status.UNCHANGED
             return
         assert plan.config is not None
         try:
@@ -494,12 +488,12 @@ class ConnectPromote(ConnectOperation):
                 self.connect.delete_mapping(ref, mapping.id)
                 outcome.changed.append(f"mapping {name} deleted")
         if not self.inputs.wait:
-            outcome.status = "created"
+            outcome.status = Status.CREATED
             return
         outcome.connection = self._wait_imported(ref, plan)
         outcome.diagnosis = self.diagnose(ref)
         self.check_health(self.target_app, outcome.connection, outcome.diagnosis)
-        outcome.status = "succeeded"
+        outcome.status = Status.SUCCEEDED
 
     def _wait_imported(self, ref: ConnectionRef, plan: ConnectPlan) -> Connection:
         """Done when the connection is healthy again, its exported configuration contains what
@@ -546,46 +540,51 @@ class ConnectPromote(ConnectOperation):
         )
 
 
-class ConnectPause(ConnectOperation):
-    name = "connect-pause"
+@dataclass(frozen=True)
+class SyncToggle:
+    """What distinguishes pausing from resuming: the action sent, which states need it, what to
+    wait for before and after, and how the log says there is nothing to do."""
 
-    def plan(self) -> ConnectPlan:
-        ref = self.find("target-apps", self.target_app)
-        connection = self.connect.connection(ref)
-        self.refuse_needing_a_human(self.target_app, connection)
-        plan = ConnectPlan(
-            operation=self.name,
-            target=self.info(self.target_app, ref, connection),
-            change=connection.state != "PAUSED",
-        )
-        log.info("connection %s of %s is %s", ref.resource_name, self.target_app, connection.state)
-        return plan
-
-    def run(self, plan: ConnectPlan, outcome: ConnectOutcome) -> None:
-        ref = self.find("target-apps", self.target_app)
-        if not plan.change:
-            outcome.connection = self.connect.connection(ref)
-            outcome.status = "unchanged"
-            log.info("already paused: nothing to do (and nothing to resume later)")
-            return
-        if plan.target.state != "IDLE":
-            log.info(
-                "waiting for pending work to finish (state %s) before pausing", plan.target.state
-            )
-            self.wait_state(ref, self.target_app, frozenset({"IDLE"}), "the connection to be IDLE")
-        self.connect.action(ref, "pause")
-        outcome.changed.append("sync paused")
-        if not self.inputs.wait:
-            outcome.status = "created"
-            return
-        outcome.connection = self.wait_state(
-            ref, self.target_app, frozenset({"PAUSED"}), "the connection to be PAUSED"
-        )
-        outcome.status = "succeeded"
+    action: str
+    needed: Callable[[str], bool]
+    """Whether a connection in this state needs the action."""
+    ready: frozenset[str] | None
+    """States the connection must be in before the action (waited for), None: any."""
+    done: frozenset[str]
+    done_what: str
+    changed: str
+    nothing_to_do: str
 
 
-class ConnectResume(ConnectOperation):
-    name = "connect-resume"
+SYNC_TOGGLES = {
+    "pause": SyncToggle(
+        action="pause",
+        needed=lambda state: state != "PAUSED",
+        ready=frozenset({"IDLE"}),
+        done=frozenset({"PAUSED"}),
+        done_what="the connection to be PAUSED",
+        changed="sync paused",
+        nothing_to_do="already paused: nothing to do (and nothing to resume later)",
+    ),
+    "resume": SyncToggle(
+        action="resume",
+        needed=lambda state: state == "PAUSED",
+        ready=None,
+        done=HEALTHY_CONNECTION,
+        done_what="the connection to sync again",
+        changed="sync resumed",
+        nothing_to_do="not paused ({state}): nothing to resume",
+    ),
+}
+
+
+class ConnectSync(ConnectOperation):
+    """connect-pause and connect-resume: one operation, parametrised by a SyncToggle."""
+
+    def __init__(self, inputs: Inputs, services: Services, *, toggle: str) -> None:
+        self.toggle = SYNC_TOGGLES[toggle]
+        self.name = f"connect-{toggle}"
+        super().__init__(inputs, services)
 
     def plan(self) -> ConnectPlan:
         ref = self.find("target-apps", self.target_app)
@@ -595,25 +594,29 @@ class ConnectResume(ConnectOperation):
         return ConnectPlan(
             operation=self.name,
             target=self.info(self.target_app, ref, connection),
-            change=connection.state == "PAUSED",
+            change=self.toggle.needed(connection.state),
         )
 
     def run(self, plan: ConnectPlan, outcome: ConnectOutcome) -> None:
+        toggle = self.toggle
         ref = self.find("target-apps", self.target_app)
         if not plan.change:
             outcome.connection = self.connect.connection(ref)
-            outcome.status = "unchanged"
-            log.info("not paused (%s): nothing to resume", plan.target.state)
+            outcome.status = Status.UNCHANGED
+            log.info("%s", toggle.nothing_to_do.format(state=plan.target.state))
             return
-        self.connect.action(ref, "resume")
-        outcome.changed.append("sync resumed")
+        if toggle.ready is not None and plan.target.state not in toggle.ready:
+            log.info(
+                "waiting for pending work to finish (state %s) before pausing", plan.target.state
+            )
+            self.wait_state(ref, self.target_app, toggle.ready, "the connection to be IDLE")
+        self.connect.action(ref, toggle.action)
+        outcome.changed.append(toggle.changed)
         if not self.inputs.wait:
-            outcome.status = "created"
+            outcome.status = Status.CREATED
             return
-        outcome.connection = self.wait_state(
-            ref, self.target_app, HEALTHY_CONNECTION, "the connection to sync again"
-        )
-        outcome.status = "succeeded"
+        outcome.connection = self.wait_state(ref, self.target_app, toggle.done, toggle.done_what)
+        outcome.status = Status.SUCCEEDED
 
 
 class ConnectCheck(ConnectOperation):
@@ -656,4 +659,88 @@ class ConnectCheck(ConnectOperation):
                 f"{outcome.write_errors.count} write error(s) in the last 24 hours "
                 f"(connect-max-write-errors is {limit})"
             )
-        outcome.status = "succeeded"
+        outcome.status = Status.SUCCEEDED
+
+
+# -- rendering ------------------------------------------------------------------------------------
+
+TITLES = {
+    "connect-promote": "Heroku Connect mapping promotion",
+    "connect-pause": "Heroku Connect pause",
+    "connect-resume": "Heroku Connect resume",
+    "connect-check": "Heroku Connect health check",
+}
+
+
+def plan_lines(plan: ConnectPlan) -> list[str]:
+    """The plan as log lines, printed before any write so the log shows intent first."""
+    target = plan.target
+    lines = [
+        f"target: {target.app} connection {target.resource_name} ({target.state})",
+        f"source: {plan.source}",
+    ]
+    if not plan.changes:
+        lines.append("the target already has the source configuration")
+    for change in plan.changes:
+        lines.append(f"{change.change}: {change.object_name} {'; '.join(change.details)}".rstrip())
+    return lines
+
+
+def render(
+    plan: ConnectPlan,
+    outcome: ConnectOutcome | None,
+    status: Status,
+    requests: int,
+    run: RunContext,
+) -> Summary:
+    target = plan.target
+    connection = outcome.connection if outcome else None
+    state = connection.state if connection else target.state
+    blocks = [
+        f"**App:** {heroku_app_link(target.app)} · **Connection:** {md.text(target.resource_name)}"
+        f" · **State:** {md.text(target.state)}"
+        + (f" -> {md.text(state)}" if state != target.state else "")
+    ]
+    if outcome is None:
+        blocks.append(DRY_RUN)
+    if plan.operation == "connect-promote":
+        blocks.append(f"**Source:** {md.text(plan.source)}")
+        rows = [
+            [md.text(c.object_name), md.text(c.change), md.text("; ".join(c.details)) or "—"]
+            for c in plan.changes
+        ]
+        blocks.append(
+            md.table(["Object", "Change", "Details"], rows)
+            if rows
+            else "*The target already has the source configuration.*"
+        )
+    if connection and connection.mappings:
+        rows = [
+            [
+                md.text(m.object_name),
+                md.text(m.state),
+                *(
+                    str(v) if v is not None else "—"
+                    for v in (m.counts.db, m.counts.sf, m.counts.errors)
+                ),
+            ]
+            for m in connection.mappings
+        ]
+        blocks.append(md.table(["Object", "State", "Rows (db)", "Rows (sf)", "Errors"], rows))
+    if outcome and outcome.diagnosis:
+        d = outcome.diagnosis
+        lines = [
+            f"**Diagnosis:** {len(d.all_errors())} error(s), {len(d.warnings)} warning(s), "
+            f"{len(d.passes)} passed, {len(d.skips)} skipped"
+        ]
+        for item in d.all_errors():
+            text = item.get("display_name") or item.get("rule_id") or "error"
+            lines.append(f"- ❌ {md.text(text)}: {md.text(item.get('message', ''))}")
+        blocks.append("\n".join(lines))
+    if outcome and outcome.write_errors is not None:
+        blocks.append(f"**Write errors (last 24 h):** {outcome.write_errors.count}")
+    if outcome and outcome.error:
+        blocks.append(f"**Failure:** {md.text(outcome.error)}")
+    return Summary(
+        TITLES[plan.operation], status, tuple(blocks), footer(requests, run, "Heroku Connect")
+    )

@@ -28,19 +28,16 @@ from promote_action.errors import (
     WaitTimeout,
 )
 from promote_action.inputs import AppPin, Inputs
-from promote_action.kintone.auth import MAX_TOKENS, build_auth
+from promote_action.kintone.auth import MAX_TOKENS
 from promote_action.kintone.client import KintoneClient
 from promote_action.kintone.diff import SETTING_KINDS, describe_difference
 from promote_action.kintone.models import DeployStatus
-from promote_action.operations.base import (
-    Report,
-    Services,
-    failure_of,
-    finished_report,
-    read_all,
-    write_once,
-)
-from promote_action.report import summary
+from promote_action.operations.base import Services, failure_of, read_all, write_once
+from promote_action.operations.kintone_credentials import auth_from
+from promote_action.report import markdown as md
+from promote_action.report.common import DRY_RUN, compact_json, footer, status_cell
+from promote_action.report.model import Result, Summary
+from promote_action.status import Status
 from promote_action.waiting import PollSchedule, wait_for
 
 log = logging.getLogger("promote_action.kintone")
@@ -80,7 +77,7 @@ class KintonePlan(BaseModel):
 
 @dataclass
 class KintoneOutcome:
-    status: str = "not-started"
+    status: Status = Status.NOT_STARTED
     app_status: dict[str, str] = field(default_factory=dict)
     live_after: dict[str, int] = field(default_factory=dict)
     preview_after: dict[str, int] = field(default_factory=dict)
@@ -96,7 +93,7 @@ class KintoneDeploy:
 
     def __init__(self, inputs: Inputs, services: Services) -> None:
         inputs.require("kintone-base-url", "kintone-apps")
-        auth = build_auth(inputs)
+        auth = auth_from(inputs, services.ca_file)
         try:
             services.reporter.mask_all(auth.derived_secrets)
             apps = len(inputs.kintone_apps)
@@ -119,6 +116,8 @@ class KintoneDeploy:
             guest_space_id=inputs.kintone_guest_space_id,
             deadline=services.deadline,
             cancel=services.cancel,
+            transport=services.transport,
+            verify=services.tls,
         )
 
     def close(self) -> None:
@@ -136,7 +135,7 @@ class KintoneDeploy:
             auth_method=self.auth.method,
             apps=apps,
         )
-        for line in summary.kintone_plan_lines(plan):
+        for line in plan_lines(plan):
             log.info("%s", line)
         return plan
 
@@ -217,17 +216,17 @@ class KintoneDeploy:
         outcome = KintoneOutcome()
         changing = [a for a in plan.apps if a.change]
         if not changing:
-            outcome.status = "unchanged"
+            outcome.status = Status.UNCHANGED
             return outcome
         started = time.monotonic()
         try:
             self._start(plan, changing, outcome)
             if not self.inputs.wait:
-                outcome.status = "created"
+                outcome.status = Status.CREATED
                 return outcome
             self._wait(plan, changing, outcome)
         except Cancelled:
-            outcome.status = "cancelled"
+            outcome.status = Status.CANCELLED
             outcome.error = (
                 f"cancelled after the {_action(plan)} of {len(changing)} app(s) was sent: "
                 "kintone completes it on its own"
@@ -235,9 +234,9 @@ class KintoneDeploy:
                 else f"cancelled before the {_action(plan)} was sent: nothing was changed"
             )
         except WaitTimeout as exc:
-            outcome.status, outcome.error = "timed-out", str(exc)
+            outcome.status, outcome.error = Status.TIMED_OUT, str(exc)
         except PromoteError as exc:
-            outcome.status, outcome.error = "failed", str(exc)
+            outcome.status, outcome.error = Status.FAILED, str(exc)
         finally:
             outcome.duration = time.monotonic() - started
         return outcome
@@ -325,7 +324,7 @@ class KintoneDeploy:
                 f"all-or-nothing, so all {len(ids)} app(s) were rolled back to their previous "
                 "settings"
             )
-        outcome.status = "succeeded"
+        outcome.status = Status.SUCCEEDED
 
     def _verify(
         self,
@@ -369,9 +368,8 @@ class KintoneDeploy:
 
     # -- report -----------------------------------------------------------------------------------
 
-    def report(self, plan: KintonePlan, outcome: KintoneOutcome | None) -> Report:
+    def result(self, plan: KintonePlan, outcome: KintoneOutcome | None) -> Result:
         status = self.services.unapplied_status if outcome is None else outcome.status
-        failure = failure_of(status, outcome.error if outcome else None)
         apps: list[dict[str, object]] = []
         for app in plan.apps:
             live_after = outcome.live_after.get(app.app) if outcome else None
@@ -401,34 +399,104 @@ class KintoneDeploy:
         }
         outputs = {
             "status": status,
-            "result": summary.compact_json(result),
-            "revisions": summary.compact_json(revisions),
+            "result": compact_json(result),
+            "revisions": compact_json(revisions),
         }
         requests = self.kintone.http.requests_sent
-        markdown = summary.kintone_deploy(
-            plan, outcome, status=status, apps=apps, requests=requests, run=self.services.run
-        )
-        return finished_report(
+        return Result(
             status=status,
             outputs=outputs,
-            summary=markdown,
-            failure=failure,
+            summary=render(
+                plan, outcome, status, apps, footer(requests, self.services.run, "kintone")
+            ),
+            failure=failure_of(status, outcome.error if outcome else None),
             environment_url=plan.apps[0].url if plan.apps else None,
         )
 
 
-def _app_status(app: KintoneAppPlan, outcome: KintoneOutcome | None) -> str:
+def _app_status(app: KintoneAppPlan, outcome: KintoneOutcome | None) -> Status:
     if not app.change:
-        return "unchanged"
+        return Status.UNCHANGED
     if outcome is None:
-        return "planned"
+        return Status.PLANNED
     kintone_status = outcome.app_status.get(app.app)
-    if outcome.status == "succeeded":
-        return "succeeded"
+    if outcome.status == Status.SUCCEEDED:
+        return Status.SUCCEEDED
     if kintone_status in ("FAIL", "CANCEL"):
-        return "failed" if kintone_status == "FAIL" else "rolled back"
+        return Status.FAILED if kintone_status == "FAIL" else Status.ROLLED_BACK
     return outcome.status
 
 
 def _action(plan: KintonePlan) -> str:
     return "revert" if plan.revert else "deploy"
+
+
+# -- rendering ------------------------------------------------------------------------------------
+
+
+def plan_lines(plan: KintonePlan) -> list[str]:
+    """The plan as log lines, printed before any write so the log shows intent first."""
+    action = "revert (discard preview changes)" if plan.revert else "deploy"
+    space = f" in guest space {plan.guest_space_id}" if plan.guest_space_id else ""
+    lines = [f"kintone {action} on {plan.base_url}{space}, {plan.auth_method} auth"]
+    for app in plan.apps:
+        change = (
+            f"preview revision {app.preview_revision} -> production (now {app.live_revision})"
+            if app.change
+            else f"no pending changes (revision {app.live_revision})"
+        )
+        lines.append(f"app {app.app} {app.name}: {change}")
+        lines += [f"  {difference}" for difference in app.differences]
+    return lines
+
+
+NO_ROLLBACK = (
+    "> kintone has no API to roll production back to earlier settings: a failed deploy is "
+    "undone by kintone itself (all-or-nothing), but a successful one can only be reverted "
+    "by deploying the old settings again."
+)
+
+
+def render(
+    plan: KintonePlan,
+    outcome: KintoneOutcome | None,
+    status: Status,
+    apps: list[dict[str, object]],
+    footer_line: str,
+) -> Summary:
+    rows = []
+    for app, result in zip(plan.apps, apps, strict=True):
+        after = result["live_revision_after"]
+        rows.append(
+            [
+                md.link(app.app, app.url),
+                md.text(app.name),
+                str(app.live_revision),
+                str(app.preview_revision) if app.change else "—",
+                str(after) if after is not None else "—",
+                status_cell(str(result["status"])),
+            ]
+        )
+    table = md.table(["App", "Name", "Live before", "Deploying", "Live after", "Status"], rows)
+    changes = [
+        f"- app {md.text(app.app)} {md.text(app.name)}: "
+        + "; ".join(md.text(d) for d in app.differences)
+        for app in plan.apps
+        if app.differences
+    ]
+    blocks = [
+        f"**Domain:** {md.text(plan.base_url)}"
+        + (f" · guest space {plan.guest_space_id}" if plan.guest_space_id else "")
+        + f" · {md.text(plan.auth_method)} auth",
+        *([DRY_RUN] if outcome is None else []),
+        table if len(rows) <= 30 else md.details(f"{len(rows)} apps", table),
+        *(
+            [md.details("What the deploy changes (preview vs production)", "\n".join(changes))]
+            if changes
+            else []
+        ),
+        *([f"**Failure:** {md.text(outcome.error)}"] if outcome and outcome.error else []),
+        NO_ROLLBACK,
+    ]
+    title = "kintone revert of preview changes" if plan.revert else "kintone deploy"
+    return Summary(title, status, tuple(blocks), footer_line)

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from promote_action.context import RunContext
 from promote_action.errors import (
     Cancelled,
     PromoteError,
@@ -30,34 +31,42 @@ from promote_action.errors import (
 )
 from promote_action.heroku.client import HerokuClient
 from promote_action.heroku.models import App, Coupling
-from promote_action.inputs import UUID, Inputs
-from promote_action.operations.base import (
-    Report,
-    Services,
-    finished_report,
-    read_all,
-    write_once,
-)
-from promote_action.operations.heroku_releases import (
-    AppRef,
-    ReleaseFollower,
-    TargetOutcome,
-    TargetPlan,
+from promote_action.inputs import Inputs
+from promote_action.inputs.parsers import UUID
+from promote_action.operations.base import Services, read_all, write_once
+from promote_action.operations.heroku.follower import ReleaseFollower, run_per_target
+from promote_action.operations.heroku.planning import (
     connect,
-    environment_url,
-    failure_line,
     no_slug,
-    overall_status,
-    per_target_outputs,
     pinned_release,
     preflight,
     resolve_app,
-    run_per_target,
     target_drift,
     target_plan,
-    target_results,
 )
-from promote_action.report import summary
+from promote_action.operations.heroku.results import (
+    compare_links,
+    environment_url,
+    failure_line,
+    failures,
+    overall_status,
+    per_target_outputs,
+    target_results,
+    targets_table,
+)
+from promote_action.operations.heroku.targets import AppRef, TargetOutcome, TargetPlan
+from promote_action.report import markdown as md
+from promote_action.report.common import (
+    DRY_RUN,
+    commit,
+    compact_json,
+    findings,
+    footer,
+    heroku_app_link,
+    version,
+)
+from promote_action.report.model import Result, Summary
+from promote_action.status import Status
 from promote_action.waiting import PollSchedule, wait_for
 
 log = logging.getLogger("promote_action.pipeline_promote")
@@ -172,7 +181,7 @@ class PipelinePromote:
             findings=preflight(self.heroku, source_app, slug_stack, targets),
             source_pinned=bool(self.inputs.release),
         )
-        for line in summary.promotion_plan_lines(plan):
+        for line in plan_lines(plan):
             log.info("%s", line)
         return plan
 
@@ -320,18 +329,18 @@ class PipelinePromote:
         changing = [o for o in outcomes if o.plan.change]
         if not changing:
             for outcome in outcomes:
-                outcome.status = "unchanged"
+                outcome.status = Status.UNCHANGED
             return PromotionOutcome(None, outcomes)
         try:
             tracker = self._start(plan, [o.plan.app.id for o in changing])
         except PromoteError as exc:
-            status = "cancelled" if isinstance(exc, Cancelled) else "failed"
+            status = Status.CANCELLED if isinstance(exc, Cancelled) else Status.FAILED
             for outcome in changing:
                 outcome.status, outcome.error = status, str(exc)
             return PromotionOutcome(None, outcomes)
         if not self.inputs.wait:
             for outcome in outcomes:
-                outcome.status = "created" if outcome.plan.change else "unchanged"
+                outcome.status = Status.CREATED if outcome.plan.change else Status.UNCHANGED
             return PromotionOutcome(tracker.promotion_id, outcomes)
         follower = ReleaseFollower(self.heroku, self.services, self.inputs)
 
@@ -339,7 +348,7 @@ class PipelinePromote:
             app = outcome.plan.app
             state = tracker.wait_for_release(app.id, self.services)
             if state.release_id is None:
-                outcome.status = "failed"
+                outcome.status = Status.FAILED
                 outcome.error = state.error_message or "the promotion created no release"
                 return
             release = self.heroku.release(app.id, state.release_id)
@@ -347,7 +356,7 @@ class PipelinePromote:
             follower.settle(outcome, release, plan.source.slug_id)
             final = tracker.wait_for_end(app.id, self.services)
             if final.status == "failed":
-                outcome.status = "failed"
+                outcome.status = Status.FAILED
                 outcome.error = final.error_message or outcome.error
             follower.finish(outcome)
 
@@ -408,10 +417,9 @@ class PipelinePromote:
 
     # -- report -----------------------------------------------------------------------------------
 
-    def report(self, plan: PromotionPlan, outcome: PromotionOutcome | None) -> Report:
+    def result(self, plan: PromotionPlan, outcome: PromotionOutcome | None) -> Result:
         targets = outcome.targets if outcome else None
         status = self.services.unapplied_status if targets is None else overall_status(targets)
-        failure = failure_line(targets) if targets else None
         promotion_id = outcome.promotion_id if outcome else None
         result = {
             "operation": self.name,
@@ -433,16 +441,15 @@ class PipelinePromote:
             "promotion-id": promotion_id or "",
             "slug-id": plan.source.slug_id,
             "source-release-version": str(plan.source.version),
-            "result": summary.compact_json(result),
+            "result": compact_json(result),
             **per_target_outputs(targets or []),
         }
         requests = self.heroku.http.requests_sent
-        markdown = summary.pipeline_promote(plan, targets, status, requests, self.services.run)
-        return finished_report(
+        return Result(
             status=status,
             outputs=outputs,
-            summary=markdown,
-            failure=failure,
+            summary=render(plan, targets, status, requests, self.services.run),
+            failure=failure_line(targets) if targets else None,
             environment_url=environment_url(plan.targets, targets),
         )
 
@@ -586,3 +593,68 @@ class KnownReleases:
 
     def wait_for_end(self, app_id: str, services: Services) -> TargetState:
         return self.wait_for_release(app_id, services)
+
+
+# -- rendering ------------------------------------------------------------------------------------
+
+
+def plan_lines(plan: PromotionPlan) -> list[str]:
+    """The plan as log lines, printed before any write so the log shows intent first."""
+    source = plan.source
+    sha = f" commit {source.commit[:7]}" if source.commit else ""
+    lines = [
+        f"pipeline: {plan.pipeline.name or plan.pipeline.id} ({plan.pipeline.id})",
+        f"source: {source.app.name} ({source.stage}) v{source.version}{sha}",
+    ]
+    for target in plan.targets:
+        action = "promote" if target.change else "already runs this slug, no change"
+        lines.append(f"target: {target.app.name} {version(target.current_version)}: {action}")
+    return lines
+
+
+def render(
+    plan: PromotionPlan,
+    outcomes: list[TargetOutcome] | None,
+    status: Status,
+    requests: int,
+    run: RunContext,
+) -> Summary:
+    source = plan.source
+    pipeline = md.text(plan.pipeline.name or plan.pipeline.id)
+    blocks = [
+        f"**Pipeline:** {pipeline} · **Source:** {heroku_app_link(source.app.name)} "
+        f"({md.text(source.stage)}) {version(source.version)}"
+        + commit(source.commit, source.commit_description),
+        *([DRY_RUN] if outcomes is None else []),
+        targets_table(plan.targets, outcomes, f"would get {version(source.version)}"),
+        *findings(plan.findings),
+        *compare_links(source.commit, plan.targets, run),
+        *failures(outcomes),
+        "### Pipeline",
+        pipeline_map(plan, outcomes),
+    ]
+    return Summary("Heroku pipeline promotion", status, tuple(blocks), footer(requests, run))
+
+
+def pipeline_map(plan: PromotionPlan, outcomes: list[TargetOutcome] | None) -> str:
+    """Stage -> apps with versions before and after, so reviewers see the whole pipeline."""
+    released = {o.plan.app.id: o for o in outcomes or [] if o.release}
+    rows = []
+    for entry in plan.stages:
+        outcome = released.get(entry.app.id)
+        after = version(outcome.release.version) if outcome and outcome.release else "unchanged"
+        if outcome:
+            after += f" {outcome.status.icon}"
+        role = " (source)" if entry.app.id == plan.source.app.id else ""
+        rows.append(
+            [
+                md.text(entry.stage),
+                heroku_app_link(entry.app.name) + role,
+                version(entry.version),
+                after,
+            ]
+        )
+    table = md.table(["Stage", "App", "Before", "After"], rows)
+    if plan.review_apps:
+        table += f"\n\n{plan.review_apps} review app(s) not shown."
+    return table

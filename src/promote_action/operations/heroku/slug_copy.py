@@ -13,36 +13,44 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from promote_action.context import RunContext
 from promote_action.errors import RemoteError, UsageError
 from promote_action.heroku.models import App, Release
 from promote_action.inputs import Inputs
-from promote_action.operations.base import (
-    Report,
-    Services,
-    finished_report,
-    read_all,
-    write_once,
-)
-from promote_action.operations.heroku_releases import (
-    AppRef,
-    ReleaseFollower,
-    TargetOutcome,
-    TargetPlan,
+from promote_action.operations.base import Services, read_all, write_once
+from promote_action.operations.heroku.follower import ReleaseFollower, run_per_target
+from promote_action.operations.heroku.planning import (
     connect,
-    environment_url,
-    failure_line,
     no_slug,
-    overall_status,
-    per_target_outputs,
     pinned_release,
     preflight,
     resolve_app,
-    run_per_target,
     target_drift,
     target_plan,
-    target_results,
 )
-from promote_action.report import summary
+from promote_action.operations.heroku.results import (
+    compare_links,
+    environment_url,
+    failure_line,
+    failures,
+    overall_status,
+    per_target_outputs,
+    target_results,
+    targets_table,
+)
+from promote_action.operations.heroku.targets import AppRef, TargetOutcome, TargetPlan
+from promote_action.report import markdown as md
+from promote_action.report.common import (
+    DRY_RUN,
+    commit,
+    compact_json,
+    findings,
+    footer,
+    heroku_app_link,
+    version,
+)
+from promote_action.report.model import Result, Summary
+from promote_action.status import Status
 
 log = logging.getLogger("promote_action.slug_copy")
 
@@ -109,7 +117,7 @@ class SlugCopy:
             findings=preflight(self.heroku, source_app, source.stack, targets),
             source_pinned=bool(self.inputs.release or self.inputs.slug),
         )
-        for line in summary.slug_copy_plan_lines(plan, self.services.run):
+        for line in plan_lines(plan):
             log.info("%s", line)
         return plan
 
@@ -204,7 +212,7 @@ class SlugCopy:
                 follower.settle(outcome, release, plan.source.slug_id)
                 follower.finish(outcome)
             else:
-                outcome.release, outcome.status = release, "created"
+                outcome.release, outcome.status = release, Status.CREATED
 
         run_per_target(self.services, outcomes, release_target)
         return outcomes
@@ -231,9 +239,8 @@ class SlugCopy:
 
     # -- report -----------------------------------------------------------------------------------
 
-    def report(self, plan: SlugCopyPlan, outcomes: list[TargetOutcome] | None) -> Report:
+    def result(self, plan: SlugCopyPlan, outcomes: list[TargetOutcome] | None) -> Result:
         status = self.services.unapplied_status if outcomes is None else overall_status(outcomes)
-        failure = failure_line(outcomes) if outcomes else None
         result = {
             "operation": self.name,
             "status": status,
@@ -250,15 +257,52 @@ class SlugCopy:
             "status": status,
             "slug-id": plan.source.slug_id,
             "source-release-version": str(plan.source.version or ""),
-            "result": summary.compact_json(result),
+            "result": compact_json(result),
             **per_target_outputs(outcomes or []),
         }
         requests = self.heroku.http.requests_sent
-        markdown = summary.slug_copy(plan, outcomes, status, requests, self.services.run)
-        return finished_report(
+        return Result(
             status=status,
             outputs=outputs,
-            summary=markdown,
-            failure=failure,
+            summary=render(plan, outcomes, status, requests, self.services.run),
+            failure=failure_line(outcomes) if outcomes else None,
             environment_url=environment_url(plan.targets, outcomes),
         )
+
+
+# -- rendering ------------------------------------------------------------------------------------
+
+
+def plan_lines(plan: SlugCopyPlan) -> list[str]:
+    """The plan as log lines, printed before any write so the log shows intent first."""
+    source = plan.source
+    what = version(source.version) if source.version else f"slug {source.slug_id}"
+    sha = f" commit {source.commit[:7]}" if source.commit else ""
+    lines = [f"source: {source.app.name} {what}{sha} (slug {source.slug_id})"]
+    for target in plan.targets:
+        before = version(target.current_version)
+        action = "release the slug" if target.change else "already runs this slug, no change"
+        lines.append(f"target: {target.app.name} {before}: {action}")
+    return lines
+
+
+def render(
+    plan: SlugCopyPlan,
+    outcomes: list[TargetOutcome] | None,
+    status: Status,
+    requests: int,
+    run: RunContext,
+) -> Summary:
+    source = plan.source
+    what = version(source.version) if source.version else f"slug {md.code(source.slug_id[:8])}"
+    blocks = [
+        f"**Source:** {heroku_app_link(source.app.name)} {what}"
+        + commit(source.commit, source.commit_description)
+        + f"\n**Slug:** {md.code(source.slug_id)} · **Description:** {md.text(plan.description)}",
+        *([DRY_RUN] if outcomes is None else []),
+        targets_table(plan.targets, outcomes, "would release"),
+        *findings(plan.findings),
+        *compare_links(source.commit, plan.targets, run),
+        *failures(outcomes),
+    ]
+    return Summary("Heroku slug copy", status, tuple(blocks), footer(requests, run))

@@ -1,0 +1,52 @@
+"""Inputs from the run's environment (`INPUT_*`, fallbacks such as HEROKU_API_KEY) and flags.
+
+pydantic's messages are rewritten to one line naming the input, never echoing a secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import AliasChoices, ValidationError
+
+from promote_action.errors import UsageError
+from promote_action.inputs.fields import SECRET_INPUTS, Inputs, input_name
+
+
+def variables_of(field: str) -> list[str]:
+    """The environment variables field `field` may come from, in order of preference."""
+    aliases = Inputs.model_fields[field].validation_alias
+    return [str(a) for a in aliases.choices] if isinstance(aliases, AliasChoices) else []
+
+
+def load_inputs(overrides: Mapping[str, str], environ: Mapping[str, str]) -> Inputs:
+    """Read inputs from `environ`, `overrides` (command-line flags, by field name) winning.
+
+    Variable names match case-insensitively and empty values mean unset, as the runner sets
+    every declared input, empty when the workflow does not give it.
+    """
+    upper = {key.upper(): value for key, value in environ.items() if value != ""}
+    values: dict[str, Any] = {}
+    for field in Inputs.model_fields:
+        if overrides.get(field, "") != "":
+            values[field] = overrides[field]
+            continue
+        found = next((upper[v.upper()] for v in variables_of(field) if v.upper() in upper), None)
+        if found is not None:
+            values[field] = found
+    try:
+        return Inputs(**values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = input_name(str(error["loc"][0]) if error["loc"] else "input")
+        raise UsageError(name, _reason(error, name)) from None
+
+
+def _reason(error: Any, name: str) -> str:
+    ctx = error.get("ctx") or {}
+    if "error" in ctx:
+        return str(ctx["error"])
+    if name in SECRET_INPUTS:
+        return "is invalid"
+    return str(error["msg"])

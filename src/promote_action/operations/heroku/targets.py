@@ -1,0 +1,70 @@
+"""A Heroku target as planned (what it runs before any write) and as it ends (its outcome).
+
+slug-copy and pipeline-promote share these: both plan targets the same way, and from the moment a
+target has a new release both follow it the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from promote_action.heroku.models import App, Release
+from promote_action.status import Status
+
+
+class AppRef(BaseModel):
+    id: str
+    name: str
+    web_url: str | None = None
+
+    @classmethod
+    def of(cls, app: App) -> AppRef:
+        return cls(id=app.id, name=app.name, web_url=app.web_url)
+
+
+class TargetPlan(BaseModel):
+    """A target as found before any write: what it runs now."""
+
+    app: AppRef
+    current_release_id: str | None
+    current_version: int | None
+    current_slug_id: str | None
+    current_commit: str | None = None
+    stack: str | None
+    pending_version: int | None = None
+    """A release still in its release phase on the target when the plan was made."""
+    newest_version: int | None = None
+    """The target's newest release (any status) at plan time: anything newer is ours."""
+    change: bool = True
+    """False when the target already runs what would be deployed: nothing to do."""
+
+
+@dataclass
+class TargetOutcome:
+    """Progress of one target; written by its worker thread, read by the reporter."""
+
+    plan: TargetPlan
+    status: Status = Status.NOT_STARTED
+    release: Release | None = None
+    error: str | None = None
+    output_tail: list[str] = field(default_factory=list)
+    started: float | None = None
+    finished: float | None = None
+    health: str | None = None
+    """What the health check saw, when one ran."""
+    rollback: str | None = None
+    """What the rollback did, when one was needed."""
+
+    @property
+    def duration(self) -> float | None:
+        if self.started is None:
+            return None
+        return (self.finished or time.monotonic()) - self.started
+
+    @property
+    def log_title(self) -> str:
+        version = f" v{self.release.version}" if self.release else ""
+        return f"Release phase: {self.plan.app.name}{version}"

@@ -1,0 +1,133 @@
+"""The one table of operations: each one's name, the inputs it reads and where its code lives.
+
+The `operation` input's accepted values, the import of an operation's code (on demand: a slug
+copy never loads the kintone or Connect code), its plan type (a class attribute of the code the
+row names) and the README's list of operations all derive from this table; a test checks
+action.yml against it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+COMMON_INPUTS = frozenset(
+    {
+        "operation",
+        "mode",
+        "plan",
+        "dry-run",
+        "strict",
+        "timeout",
+        "github-token",
+        "environment",
+        "transient-environment",
+        "production-environment",
+    }
+)
+"""Read by the runner for every operation: modes, the deadline, GitHub deployments."""
+
+_HEALTH = frozenset(
+    {
+        "health-check",
+        "health-check-url",
+        "health-check-status",
+        "health-check-text",
+        "health-check-timeout",
+        "rollback-on-failure",
+    }
+)
+_HEROKU_RELEASES = (
+    frozenset({"heroku-api-key", "heroku-api-url", "source-app", "target-apps", "release", "wait"})
+    | _HEALTH
+)
+_KINTONE = frozenset(
+    {
+        "kintone-base-url",
+        "kintone-apps",
+        "kintone-guest-space-id",
+        "kintone-api-token",
+        "kintone-username",
+        "kintone-password",
+        "kintone-basic-auth",
+        "kintone-client-cert",
+        "kintone-client-cert-password",
+        "kintone-oauth-token",
+    }
+)
+_CONNECT = frozenset({"heroku-api-key", "connect-api-url", "connect-resource", "target-apps"})
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    name: str
+    summary: str
+    """One line for `--help` and the README."""
+    code: str
+    """`module:Class` below promote_action.operations; the class has `plan_type`."""
+    reads: frozenset[str]
+    """Inputs this operation reads besides COMMON_INPUTS."""
+    options: Mapping[str, str] = field(default_factory=dict)
+    """Keyword arguments for the class: one class can serve several operations."""
+
+    def load(self) -> Any:
+        """The operation's class, imported now."""
+        module, cls = self.code.split(":")
+        return getattr(importlib.import_module(f"promote_action.operations.{module}"), cls)
+
+    @property
+    def inputs(self) -> frozenset[str]:
+        return COMMON_INPUTS | self.reads
+
+
+REGISTRY: tuple[OperationSpec, ...] = (
+    OperationSpec(
+        "slug-copy",
+        "release a source app's slug on target apps, without a rebuild",
+        "heroku.slug_copy:SlugCopy",
+        _HEROKU_RELEASES | {"slug", "description"},
+    ),
+    OperationSpec(
+        "pipeline-promote",
+        "promote a release through a Heroku pipeline to the next stage or named apps",
+        "heroku.pipeline_promote:PipelinePromote",
+        _HEROKU_RELEASES | {"target-stage", "pipeline"},
+    ),
+    OperationSpec(
+        "kintone-deploy",
+        "deploy kintone apps' preview settings to production (or revert them)",
+        "kintone_deploy:KintoneDeploy",
+        _KINTONE | {"kintone-revert", "wait"},
+    ),
+    OperationSpec(
+        "connect-promote",
+        "import a Heroku Connect mapping configuration from an app or a file",
+        "connect:ConnectPromote",
+        _CONNECT | {"source-app", "connect-config-file", "connect-prune", "wait"},
+    ),
+    OperationSpec(
+        "connect-pause",
+        "pause a Heroku Connect connection's sync",
+        "connect:ConnectSync",
+        _CONNECT | {"wait"},
+        {"toggle": "pause"},
+    ),
+    OperationSpec(
+        "connect-resume",
+        "resume a paused Heroku Connect connection",
+        "connect:ConnectSync",
+        _CONNECT | {"wait"},
+        {"toggle": "resume"},
+    ),
+    OperationSpec(
+        "connect-check",
+        "gate on a Heroku Connect connection's health",
+        "connect:ConnectCheck",
+        _CONNECT | {"connect-max-write-errors"},
+    ),
+)
+
+OPERATIONS: dict[str, OperationSpec] = {spec.name: spec for spec in REGISTRY}
+OPERATION_NAMES: tuple[str, ...] = tuple(OPERATIONS)
