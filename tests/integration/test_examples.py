@@ -14,7 +14,7 @@ import yaml
 
 from runner import ACTION
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yml"))
 BIN = Path(sys.executable).parent
 # How the examples refer to this action; users replace the owner and pin their release's SHA.

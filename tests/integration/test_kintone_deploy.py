@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-import signal
-import tempfile
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,58 +12,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from certificates import Certificates
+from kintone_world import (
+    KintoneWorld,
+    kintone_world_fixture,  # noqa: F401 - the `kintone` fixture
+    result_apps,
+)
 from promote_sandbox import Fault, Sandbox, TlsConfig
-from runner import ACTION, finish, run_action, start_action
-
-DEPLOY = "/k/v1/preview/app/deploy.json"
-
-
-@dataclass
-class KintoneWorld:
-    """Three apps managed by `deployer`; each has preview changes (preview 6, production 5)."""
-
-    sandbox: Sandbox
-    apps: list[str]
-
-    def inputs(self, **overrides: str) -> dict[str, str]:
-        values = {
-            "operation": "kintone-deploy",
-            "kintone-base-url": self.sandbox.url,
-            "kintone-apps": ",".join(self.apps),
-            "kintone-username": "deployer",
-            "kintone-password": "s3cret pass",
-            "timeout": "30s",
-        }
-        values.update({k.replace("_", "-"): v for k, v in overrides.items()})
-        return values
-
-    def deploy_posts(self) -> list:
-        return [
-            r
-            for r in self.sandbox.requests
-            if r.method == "POST" and r.path.endswith("/deploy.json") and r.is_write
-        ]
-
-    def status_polls(self) -> list:
-        return [
-            r for r in self.sandbox.requests if r.path.endswith("/deploy.json") and not r.is_write
-        ]
-
-
-@pytest.fixture
-def kintone(sandbox: Sandbox) -> KintoneWorld:
-    k = sandbox.kintone
-    k.add_user("deployer", "s3cret pass")
-    apps = [
-        k.add_app(name=f"Orders {n}", managers=["deployer"], preview_revision=6, live_revision=5).id
-        for n in range(3)
-    ]
-    k.set_deploy_behaviour(processing_seconds=0.5)
-    return KintoneWorld(sandbox, apps)
-
-
-def result_apps(run) -> dict[str, dict]:
-    return {a["app"]: a for a in json.loads(run.outputs["result"])["apps"]}
+from runner import ACTION, run_action
 
 
 def test_deploys_three_apps_pinned_and_verifies_production(kintone: KintoneWorld):
@@ -131,29 +82,6 @@ def test_pinned_revision_that_moved_is_refused_before_any_write(kintone: Kintone
         in run.error_lines()[0]
     )
     assert kintone.sandbox.writes() == []
-
-
-def test_settings_changed_between_plan_and_deploy_are_not_deployed(kintone: KintoneWorld):
-    """The deploy carries the planned revisions, so kintone refuses it (GAIA_CO03)."""
-    app = kintone.apps[1]
-    live_reads = r"^GET /k/v1/app/settings.json$"
-    kintone.sandbox.add_fault(Fault(match=live_reads, delay_seconds=0.5, times=3))
-    with tempfile.TemporaryDirectory() as name:
-        tmp = Path(name)
-        process = start_action(kintone.inputs(), tmp)
-        deadline = time.monotonic() + 20
-        while not any(
-            r.path == "/k/v1/app/settings.json" for r in kintone.sandbox.requests_in_flight()
-        ):
-            assert time.monotonic() < deadline, "the plan never read production settings"
-            time.sleep(0.01)
-        kintone.sandbox.kintone.change_preview(app, name="Sneaky change")
-        run = finish(process, tmp)
-    assert run.exit_code == 1, run.stdout
-    line = run.error_lines()[0]
-    assert "GAIA_CO03" in line
-    assert f"app {app} planned at revision 6, now 7" in line
-    assert all(kintone.sandbox.kintone.app(a).live_revision == 5 for a in kintone.apps)
 
 
 def test_a_failing_app_rolls_every_app_back_and_fails_the_step(kintone: KintoneWorld):
@@ -434,24 +362,6 @@ def test_timeout(kintone: KintoneWorld):
     assert run.exit_code == 1
     assert run.outputs["status"] == "timed-out"
     assert "timed out after 2.0s waiting for the kintone deploy of 3 app(s)" in run.error_lines()[0]
-
-
-def test_cancellation_reports_that_kintone_finishes_the_deploy(kintone: KintoneWorld):
-    kintone.sandbox.kintone.set_deploy_behaviour(processing_seconds=60)
-    with tempfile.TemporaryDirectory() as name:
-        tmp = Path(name)
-        process = start_action(kintone.inputs(), tmp)
-        deadline = time.monotonic() + 20
-        while not kintone.deploy_posts():
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        process.send_signal(signal.SIGTERM)
-        signalled = time.monotonic()
-        run = finish(process, tmp, timeout=10)
-        assert time.monotonic() - signalled < 2
-    assert run.exit_code == 130
-    assert run.outputs["status"] == "cancelled"
-    assert "kintone completes it on its own" in run.error_lines()[0]
 
 
 def test_dry_run_reads_and_writes_nothing(kintone: KintoneWorld):

@@ -3,80 +3,17 @@
 from __future__ import annotations
 
 import json
-import signal
-import tempfile
-import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from heroku_schema import validate_request
-from promote_sandbox import Fault, Sandbox
-from runner import ACTION, finish, run_action, start_action
-
-COMMIT = "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"
-
-
-@dataclass
-class PipelineWorld:
-    """Pipeline `shop`: shop-dev (development), shop-staging v2 (staging, the source),
-    shop-prod-eu and shop-prod-us v1 (production)."""
-
-    sandbox: Sandbox
-    token: str
-    pipeline_id: str
-    slug_id: str
-    old_slug_id: str
-
-    def inputs(self, **overrides: str) -> dict[str, str]:
-        values = {
-            "operation": "pipeline-promote",
-            "heroku-api-key": self.token,
-            "heroku-api-url": self.sandbox.url,
-            "source-app": "shop-staging",
-            "timeout": "30s",
-        }
-        values.update({k.replace("_", "-"): v for k, v in overrides.items()})
-        return values
-
-    def app_id(self, name: str) -> str:
-        return self.sandbox.heroku.app(name).id
-
-    def promotion_posts(self) -> list:
-        return [
-            r
-            for r in self.sandbox.requests
-            if r.method == "POST" and r.path == "/pipeline-promotions"
-        ]
-
-
-@pytest.fixture
-def world(sandbox: Sandbox) -> PipelineWorld:
-    h = sandbox.heroku
-    token = h.add_user("ops@example.com")
-    pipeline = h.add_pipeline("shop", owner_token=token)
-    h.add_app("shop-staging", owner_token=token)
-    old_slug = h.add_slug("shop-staging", commit="1" * 40, commit_description="Old")
-    h.add_release("shop-staging", slug_id=old_slug)
-    slug = h.add_slug("shop-staging", commit=COMMIT, commit_description="Add search")
-    h.add_release("shop-staging", slug_id=slug)
-    h.couple("shop-staging", pipeline.id, "staging")
-    for name, stage in (
-        ("shop-dev", "development"),
-        ("shop-prod-eu", "production"),
-        ("shop-prod-us", "production"),
-    ):
-        h.add_app(name, owner_token=token)
-        h.add_release(name, slug_id=old_slug)
-        h.couple(name, pipeline.id, stage)
-        h.set_release_behaviour(name, pending_seconds=0.3)
-    h.set_promotion_behaviour(pending_seconds=0.3)
-    return PipelineWorld(sandbox, token, pipeline.id, slug, old_slug)
-
-
-def targets_of(run) -> dict[str, dict]:
-    return {t["app"]: t for t in json.loads(run.outputs["result"])["targets"]}
+from pipeline_world import (
+    PipelineWorld,
+    connect_world_fixture,  # noqa: F401 - the `world` fixture
+    targets_of,
+)
+from promote_sandbox import Fault
+from runner import ACTION, run_action
 
 
 def test_promotes_to_the_next_stage_and_proves_every_target_runs_it(world: PipelineWorld):
@@ -324,25 +261,6 @@ def test_lost_promotion_response_is_found_not_repeated(world: PipelineWorld):
     assert "it had taken effect" in run.stdout
     for app in ("shop-prod-eu", "shop-prod-us"):
         assert world.sandbox.heroku.current_release(app).slug_id == world.slug_id
-
-
-def test_sigterm_reports_the_promotion_it_started(world: PipelineWorld):
-    world.sandbox.heroku.set_promotion_behaviour(pending_seconds=60)
-    with tempfile.TemporaryDirectory() as name:
-        tmp = Path(name)
-        process = start_action(world.inputs(), tmp)
-        deadline = time.monotonic() + 20
-        while not world.promotion_posts():
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        time.sleep(0.2)
-        process.send_signal(signal.SIGTERM)
-        signalled = time.monotonic()
-        run = finish(process, tmp, timeout=10)
-        assert time.monotonic() - signalled < 2
-    assert run.exit_code == 130
-    assert run.outputs["status"] == "cancelled"
-    assert run.outputs["promotion-id"] == world.sandbox.heroku.promotions()[0].id
 
 
 def test_timeout_while_targets_are_pending(world: PipelineWorld):

@@ -18,7 +18,7 @@ from promote_action.inputs import Inputs, load_inputs
 from promote_action.urls import check_api_url
 from runner import ACTION, runner_env
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_input_is_declared_in_both_places():
