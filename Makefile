@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck check-action unit bench clean lock readme
+.PHONY: install demo test lint typecheck check-action unit bench clean lock readme base-digest
 
 # Dependencies come from the hash-locked requirements/dev.lock (`make lock` writes it from
 # pyproject.toml), then the project itself without resolving anything. The editable install puts
@@ -67,7 +67,8 @@ bench: $(STAMP)
 
 # Lock files with hashes for every wheel of every platform (linux x86_64 and aarch64 included),
 # for Python 3.11: runtime.lock for the image, dev.lock (runtime + the `test` extra, the runtime
-# pins kept identical) for .venv. Pins already in a lock are kept when they still fit;
+# pins kept identical) for .venv, build.lock (the build backend, from build.in) for the image's
+# wheel build. Pins already in a lock are kept when they still fit;
 # `make lock LOCK_ARGS=--upgrade` moves everything to the newest allowed versions.
 UV_VERSION := 0.13.9
 UV_STAMP := .tools/uv/.installed-$(UV_VERSION)
@@ -81,6 +82,17 @@ $(UV_STAMP):
 lock: $(UV_STAMP)
 	.tools/uv/bin/uv pip compile pyproject.toml $(LOCK_FLAGS) -o requirements/runtime.lock
 	.tools/uv/bin/uv pip compile pyproject.toml --extra test -c requirements/runtime.lock $(LOCK_FLAGS) -o requirements/dev.lock
+	.tools/uv/bin/uv pip compile requirements/build.in $(LOCK_FLAGS) -o requirements/build.lock
+
+# The Dockerfile's base image is pinned by digest: this moves the pin to what PYTHON_BASE's tag
+# points to now (the multi-platform index). Needs docker with buildx and access to Docker Hub.
+PYTHON_BASE := python:3.11-slim-bookworm
+
+base-digest:
+	@digest="$$(docker buildx imagetools inspect $(PYTHON_BASE) --format '{{json .Manifest.Digest}}' | tr -d '"')" \
+	&& echo "$$digest" | grep -Eqx 'sha256:[0-9a-f]{64}' \
+	&& sed -i "s|^ARG PYTHON_IMAGE=.*|ARG PYTHON_IMAGE=$(PYTHON_BASE)@$$digest|" Dockerfile \
+	&& grep '^ARG PYTHON_IMAGE=' Dockerfile
 
 # README's Inputs and Outputs tables are generated from action.yml.
 readme: $(STAMP)

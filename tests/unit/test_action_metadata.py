@@ -176,9 +176,10 @@ def test_installs_use_the_lock_files():
     assert "pip install --quiet --require-hashes -r requirements/dev.lock" in makefile
     assert "pip install --quiet --no-deps -e ." in makefile
     dockerfile = (ROOT / "Dockerfile").read_text()
-    assert "COPY requirements/runtime.lock ./requirements/" in dockerfile
+    assert "COPY requirements/runtime.lock requirements/build.lock ./requirements/" in dockerfile
     assert "pip install --no-compile --require-hashes -r requirements/runtime.lock" in dockerfile
-    assert "pip install --no-compile --no-deps ." in dockerfile
+    assert "pip wheel --no-build-isolation --no-deps" in dockerfile  # the locked build backend
+    assert "pip install --no-compile --no-deps --no-index /build/wheels/" in dockerfile
     assert "site-packages/tests" in dockerfile  # actions-toolkit's stray top-level package
     dockerignore = (ROOT / ".dockerignore").read_text().splitlines()
     assert "!requirements/runtime.lock" in dockerignore
