@@ -33,7 +33,12 @@ def test_the_base_image_is_pinned_by_digest_and_can_be_overridden():
     assert len(args) == 1
     assert PINNED_BASE.match(lines[args[0]]), lines[args[0]]
     assert args[0] < froms[0]
-    assert [lines[i] for i in froms] == ["FROM ${PYTHON_IMAGE} AS build", "FROM ${PYTHON_IMAGE}"]
+    # Every stage starts from the pinned base, directly or through the build stage.
+    assert [lines[i] for i in froms] == [
+        "FROM ${PYTHON_IMAGE} AS build",
+        "FROM build AS sandbox",
+        "FROM ${PYTHON_IMAGE}",
+    ]
 
 
 def test_the_wheel_is_built_by_the_hash_locked_backend_without_build_isolation():
