@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pipeline_world import (
     PipelineWorld,
-    connect_world_fixture,  # noqa: F401 - the `world` fixture
+    pipeline_world_fixture,  # noqa: F401 - the `world` fixture
 )
 from runner import finish, start_action
 

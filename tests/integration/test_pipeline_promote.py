@@ -9,7 +9,7 @@ import pytest
 from heroku_schema import validate_request
 from pipeline_world import (
     PipelineWorld,
-    connect_world_fixture,  # noqa: F401 - the `world` fixture
+    pipeline_world_fixture,  # noqa: F401 - the `world` fixture
     targets_of,
 )
 from promote_sandbox import Fault

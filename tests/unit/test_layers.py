@@ -46,11 +46,12 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
             candidates = [f"{base}.{alias.name}" for alias in node.names] + [base]
         else:
             continue
-        for candidate in candidates:
-            while candidate and candidate not in modules:
-                candidate = candidate.rpartition(".")[0]
-            if candidate and candidate != name:
-                targets.add(candidate)
+        for imported in candidates:
+            module = imported
+            while module and module not in modules:
+                module = module.rpartition(".")[0]
+            if module and module != name:
+                targets.add(module)
                 break
     return targets
 
