@@ -2,21 +2,7 @@
 
 from __future__ import annotations
 
-import signal
-import threading
-
-from .fixtures import demo_fixture
+from .fixtures import demo_fixture, full_demo_fixture
 from .server import Fault, LoggedRequest, Sandbox, TlsConfig
 
-__all__ = ["Fault", "LoggedRequest", "Sandbox", "TlsConfig", "demo_fixture", "serve_forever"]
-
-
-def serve_forever(host: str = "127.0.0.1", port: int = 0) -> None:
-    """Run the demo sandbox for out-of-process clients until SIGTERM or SIGINT."""
-    stopped = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda _signum, _frame: stopped.set())
-    with Sandbox(host, port) as sb:
-        demo_fixture(sb)
-        print(f"sandbox listening on {sb.url}", flush=True)
-        stopped.wait()
+__all__ = ["Fault", "LoggedRequest", "Sandbox", "TlsConfig", "demo_fixture", "full_demo_fixture"]

@@ -1,9 +1,10 @@
-"""`python -m promote_sandbox` (`promote-sandbox` after `make install`): the demo sandbox on a
-free loopback port until SIGTERM or SIGINT. The fakes are their own package: the action's
-wheel and image never contain them, so the action's CLI cannot start them."""
+"""`python -m promote_sandbox` (`promote-sandbox` after `make install`); see `command`. The fakes
+are their own package: the action's wheel and image never contain them."""
 
 from __future__ import annotations
 
-from promote_sandbox import serve_forever
+import sys
 
-serve_forever()
+from promote_sandbox.command import main
+
+sys.exit(main())

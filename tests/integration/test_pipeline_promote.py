@@ -66,13 +66,15 @@ def test_promotes_to_the_next_stage_and_proves_every_target_runs_it(world: Pipel
     assert "(source)" in run.summary
 
 
-def test_explicit_target_anywhere_in_the_pipeline_gets_scalar_outputs(world: PipelineWorld):
+def test_explicit_target_anywhere_in_the_pipeline_gets_outputs_keyed_by_app(
+    world: PipelineWorld,
+):
     run = run_action(world.inputs(target_apps="shop-dev"))
     assert run.exit_code == 0, run.stdout
     current = world.sandbox.heroku.current_release("shop-dev")
     assert current.slug_id == world.slug_id
-    assert run.outputs["release-id"] == current.id
-    assert run.outputs["release-version"] == str(current.version)
+    assert json.loads(run.outputs["release-id"]) == {"shop-dev": current.id}
+    assert json.loads(run.outputs["release-version"]) == {"shop-dev": current.version}
     assert world.sandbox.heroku.current_release("shop-prod-eu").slug_id == world.old_slug_id
 
 

@@ -77,12 +77,19 @@ def test_copies_the_newest_good_slug_to_two_apps_and_reports_each(heroku: Heroku
     assert "https://dashboard.heroku.com/apps/shop-prod-us/activity" in run.summary
 
 
-def test_single_target_gets_scalar_outputs(heroku: HerokuWorld):
+def test_a_single_target_still_gets_json_objects_keyed_by_app(heroku: HerokuWorld):
     run = run_action(heroku.inputs(target_apps="shop-prod-eu"))
     assert run.exit_code == 0, run.stdout
     current = heroku.sandbox.heroku.current_release("shop-prod-eu")
-    assert run.outputs["release-id"] == current.id
-    assert run.outputs["release-version"] == str(current.version)
+    assert json.loads(run.outputs["release-id"]) == {"shop-prod-eu": current.id}
+    assert json.loads(run.outputs["release-version"]) == {"shop-prod-eu": current.version}
+
+
+def test_nothing_released_gives_empty_objects(heroku: HerokuWorld):
+    run = run_action(heroku.inputs(target_apps="shop-prod-eu", dry_run="true"))
+    assert run.exit_code == 0, run.stdout
+    assert run.outputs["release-id"] == "{}"
+    assert run.outputs["release-version"] == "{}"
 
 
 def test_release_phase_output_is_streamed_in_a_group_with_commands_disabled(heroku: HerokuWorld):

@@ -21,7 +21,6 @@ from promote_action.registry import OPERATION_NAMES
 SECRET_INPUTS = (
     "heroku-api-key",
     "kintone-api-token",
-    "kintone-username",
     "kintone-password",
     "kintone-basic-auth",
     "kintone-client-cert",
@@ -29,7 +28,13 @@ SECRET_INPUTS = (
     "kintone-oauth-token",
     "github-token",
 )
-"""Masked before anything is printed, and never echoed in an error message."""
+"""Masked before anything is printed, and never echoed in an error message. Not the kintone
+username: a login name is no secret, and a mask hides every later occurrence in the job."""
+
+OUTSIDE_ACTIONS_ONLY = frozenset({"GITHUB_TOKEN"})
+"""Fallback variables ignored in a GitHub Actions job (GITHUB_ACTIONS=true): a workflow that puts
+GITHUB_TOKEN in `env:` for other tools must not switch on GitHub writes it did not ask for
+with the `github-token` input."""
 
 
 def env_names(name: str) -> tuple[str, str]:
@@ -87,7 +92,10 @@ class Inputs(BaseSettings):
         "HEROKU_API_KEY",
     )
     heroku_api_url: Annotated[str, BeforeValidator(v.api_url)] = input_field(
-        "heroku-api-url", "https://api.heroku.com", "Heroku Platform API base URL."
+        "heroku-api-url",
+        "https://api.heroku.com",
+        "Heroku Platform API base URL. Falls back to HEROKU_API_URL.",
+        "HEROKU_API_URL",
     )
     source_app: Annotated[str | None, BeforeValidator(v.app)] = input_field(
         "source-app", None, "App whose release is copied (name or id)."
@@ -150,7 +158,7 @@ class Inputs(BaseSettings):
         "KINTONE_API_TOKEN",
     )
     kintone_username: SecretStr | None = input_field(
-        "kintone-username", None, "Login name for password auth (secret).", "KINTONE_USERNAME"
+        "kintone-username", None, "Login name for password auth.", "KINTONE_USERNAME"
     )
     kintone_password: SecretStr | None = input_field(
         "kintone-password", None, "Password for kintone-username (secret).", "KINTONE_PASSWORD"
@@ -176,7 +184,8 @@ class Inputs(BaseSettings):
     connect_api_url: Annotated[str, BeforeValidator(v.api_url)] = input_field(
         "connect-api-url",
         "https://hc-central.heroku.com",
-        "Heroku Connect discovery host.",
+        "Heroku Connect discovery host. Falls back to CONNECT_API_URL.",
+        "CONNECT_API_URL",
         "CONNECT_DISCOVERY_SERVER",
     )
     connect_resource: Annotated[str | None, BeforeValidator(v.addon_resource)] = input_field(
@@ -197,7 +206,9 @@ class Inputs(BaseSettings):
     github_token: Annotated[SecretStr | None, BeforeValidator(v.api_key)] = input_field(
         "github-token",
         None,
-        "Token for GitHub deployments and PR comments (secret); empty: no GitHub writes.",
+        "Token for GitHub deployments and PR comments (secret); empty: no GitHub writes. "
+        "Outside GitHub Actions falls back to GITHUB_TOKEN.",
+        "GITHUB_TOKEN",
     )
     environment: Annotated[str | None, BeforeValidator(v.environment)] = input_field(
         "environment", None, "GitHub environment of the deployment, e.g. production or pr-42."

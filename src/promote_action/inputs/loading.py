@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import AliasChoices, ValidationError
 
 from promote_action.errors import UsageError
-from promote_action.inputs.fields import SECRET_INPUTS, Inputs, input_name
+from promote_action.inputs.fields import OUTSIDE_ACTIONS_ONLY, SECRET_INPUTS, Inputs, input_name
 
 
 def variables_of(field: str) -> list[str]:
@@ -27,6 +27,8 @@ def load_inputs(overrides: Mapping[str, str], environ: Mapping[str, str]) -> Inp
     every declared input, empty when the workflow does not give it.
     """
     upper = {key.upper(): value for key, value in environ.items() if value != ""}
+    if upper.get("GITHUB_ACTIONS") == "true":
+        upper = {key: value for key, value in upper.items() if key not in OUTSIDE_ACTIONS_ONLY}
     values: dict[str, Any] = {}
     for field in Inputs.model_fields:
         if overrides.get(field, "") != "":

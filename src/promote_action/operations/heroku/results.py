@@ -74,13 +74,9 @@ def target_results(
 
 
 def per_target_outputs(outcomes: list[TargetOutcome]) -> dict[str, str]:
-    """Scalars for the common single-target case; a JSON object by app name otherwise."""
+    """A JSON object by app name, one target too (`{}` when nothing was released): a workflow
+    reads `fromJSON(...)[app]` without knowing how many targets a run had."""
     released = [(o.plan.app.name, o.release) for o in outcomes if o.release]
-    if not released:
-        return {"release-id": "", "release-version": ""}
-    if len(outcomes) == 1:
-        release = released[0][1]
-        return {"release-id": release.id, "release-version": str(release.version)}
     return {
         "release-id": compact_json({name: r.id for name, r in released}),
         "release-version": compact_json({name: r.version for name, r in released}),
