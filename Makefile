@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck check-action unit bench clean lock readme base-digest
+.PHONY: install demo test lint typecheck check-action unit bench clean lock readme base-digest image-test
 
 # Dependencies come from the hash-locked requirements/dev.lock (`make lock` writes it from
 # pyproject.toml), then the project itself without resolving anything. The editable install puts
@@ -68,6 +68,12 @@ unit: $(STAMP) $(HEROKU_CLI_STAMP) $(KINTONE_CLIENT_STAMP) $(BUILD_STAMP)
 	$(BIN)/pytest -n 4
 
 test: lint typecheck check-action unit
+
+# The Dockerfile built as it is and the image run as the runner starts a container action, against
+# the sandbox (tests/image). Installs docker.io/debootstrap and starts dockerd when missing (root);
+# without registry access the base image is a local Debian stand-in (scripts/image_test.sh).
+image-test: $(STAMP)
+	PYTHON=$(BIN)/python scripts/image_test.sh
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/slug_copy.py

@@ -12,17 +12,25 @@ import logging
 import os
 import signal
 import sys
+import typing
 from collections.abc import Mapping, Sequence
 from types import FrameType
 from typing import TextIO
 
 from promote_action import __version__, runner
 from promote_action.context import RunContext
-from promote_action.errors import EXIT_CANCELLED, PromoteError
+from promote_action.errors import (
+    EXIT_CANCELLED,
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    PromoteError,
+)
 from promote_action.github_delivery import GitHubDelivery
 from promote_action.http import tls_context
 from promote_action.inputs import SECRET_INPUTS, Inputs, load_inputs, variables_of
 from promote_action.operations.base import Services
+from promote_action.registry import REGISTRY
 from promote_action.report.model import Report
 from promote_action.report.workflow import Reporter, install_logging
 from promote_action.waiting import CancelToken, Deadline
@@ -30,19 +38,67 @@ from promote_action.waiting import CancelToken, Deadline
 log = logging.getLogger("promote_action")
 
 
+EXIT_CODES = (
+    (EXIT_OK, "succeeded (or nothing to do, or a plan was written)"),
+    (EXIT_FAILURE, "a remote failure, a failed verification or a timeout"),
+    (EXIT_USAGE, "bad input: nothing was changed"),
+    (EXIT_CANCELLED, "cancelled by SIGINT/SIGTERM, after reporting what changed"),
+)
+
+
+def _epilog() -> str:
+    operations = "\n".join(f"  {spec.name:<22}{spec.summary}" for spec in REGISTRY)
+    codes = "\n".join(f"  {code:<4}{meaning}" for code, meaning in EXIT_CODES)
+    return (
+        f"operations:\n{operations}\n\n"
+        "try it offline: `promote-sandbox` serves fakes of Heroku, Connect, kintone and GitHub\n"
+        "seeded for every operation and prints the variables to export (README: Try it offline).\n"
+        "Credentials and URLs fall back to HEROKU_API_KEY, HEROKU_API_URL, KINTONE_BASE_URL,\n"
+        "KINTONE_USERNAME, KINTONE_PASSWORD, CONNECT_API_URL and, outside GitHub Actions,\n"
+        "GITHUB_TOKEN (with GITHUB_API_URL, GITHUB_REPOSITORY).\n\n"
+        f"exit codes:\n{codes}"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="promote-action",
         description="Promote tested software to production and prove it is live. Every input "
-        "of action.yml is a flag here; unset flags fall back to INPUT_* variables.",
+        "of action.yml is a flag here (yes/no inputs are flags: --dry-run, --no-wait); unset "
+        "flags fall back to INPUT_* variables.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=__version__)
-    parser.add_argument("--json", action="store_true", help="print outputs as JSON")
+    parser.add_argument(
+        "--json", action="store_true", help="print the outputs as one JSON object, no summary"
+    )
+    parser.add_argument(
+        "--output", metavar="NAME", help="print only the output NAME's value (e.g. plan), raw"
+    )
     parser.add_argument("--debug", action="store_true", help="log every request (no secrets)")
     for name, info in Inputs.model_fields.items():
         flag = "--" + name.replace("_", "-")
-        parser.add_argument(flag, dest=name, default="", metavar="VALUE", help=info.description)
+        if _is_yes_no(info.annotation):
+            # `--dry-run` alone means true; `--dry-run false` still works, as in a workflow.
+            parser.add_argument(
+                flag, dest=name, default="", nargs="?", const="true", metavar="BOOL",
+                help=info.description,
+            )  # fmt: skip
+            parser.add_argument(
+                "--no-" + flag[2:], dest=name, action="store_const", const="false",
+                help=argparse.SUPPRESS,
+            )  # fmt: skip
+        else:
+            parser.add_argument(flag, dest=name, default="", metavar="VALUE", help=info.description)
     return parser
+
+
+def _is_yes_no(annotation: object) -> bool:
+    """bool and `bool | None` fields (possibly Annotated with their validator)."""
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation is bool or set(typing.get_args(annotation)) == {bool, type(None)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,9 +117,16 @@ def run(
     stderr: TextIO | None = None,
 ) -> int:
     """One run from arguments and an environment mapping; returns the exit code."""
-    options = build_parser().parse_args(args)
+    parser = build_parser()
+    if not args and not any(key.upper().startswith("INPUT_") for key in environ):
+        # A person typing the bare command wants to know what it does, not an input error.
+        parser.print_help(stdout or sys.stdout)
+        return EXIT_OK
+    options = parser.parse_args(args)
     overrides = {name: getattr(options, name) for name in Inputs.model_fields}
-    reporter = Reporter(environ, stdout=stdout, stderr=stderr, json_mode=options.json)
+    reporter = Reporter(
+        environ, stdout=stdout, stderr=stderr, json_mode=options.json, only_output=options.output
+    )
     install_logging(reporter, debug=options.debug or environ.get("RUNNER_DEBUG") == "1")
     _mask_secret_inputs(reporter, overrides, environ)
     try:
@@ -94,7 +157,7 @@ def run(
 def _publish(reporter: Reporter, report: Report) -> None:
     reporter.set_outputs(report.outputs)
     reporter.write_summary(report.markdown)
-    if report.failure:
+    if report.failure and not reporter.prints_summary:
         log.error("%s", report.failure)
 
 

@@ -7,6 +7,7 @@ command.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +17,12 @@ from typing import TypeVar
 from promote_action.errors import Cancelled, WaitTimeout
 
 T = TypeVar("T")
+
+log = logging.getLogger("promote_action.waiting")
+
+PROGRESS_EVERY = 20.0
+"""Seconds between "still waiting" lines: a silent log for minutes looks hung, a line per poll
+buries the rest."""
 
 
 class CancelToken:
@@ -91,15 +98,23 @@ def wait_for(
     schedule: PollSchedule = HEROKU_SCHEDULE,
     settle_first: bool = False,
     clock: Callable[[], float] = time.monotonic,
+    state: Callable[[], str] | None = None,
+    progress_every: float = PROGRESS_EVERY,
 ) -> T:
     """Call `probe` until it returns a value; raise WaitTimeout or Cancelled otherwise.
 
     `settle_first` skips the immediate probe when the caller has just started the change and
     knows it cannot be finished yet (saves a request per wait). The probe runs once more at
     the deadline, so a state reached just before it is not reported as a timeout.
+
+    It says what it waits for when it starts, and every `progress_every` seconds after that
+    "still waiting for ..." with `state()` (the last state the probe saw) and the time waited,
+    in the job log and in a terminal alike.
     """
     started = clock()
     polls = 0
+    next_progress = started + progress_every
+    log.info("waiting for %s", what)
     if settle_first:
         cancel.sleep(min(schedule.first_delay, deadline.remaining()))
         polls = 1
@@ -112,7 +127,15 @@ def wait_for(
             raise WaitTimeout(
                 f"timed out after {format_duration(deadline.seconds)} waiting for {what}"
             )
-        delay = schedule.next_delay(clock() - started, polls)
+        now = clock()
+        if now >= next_progress:
+            current = state() if state else ""
+            elapsed = format_duration(now - started)
+            log.info(
+                "still waiting for %s (%s)", what, f"{current}, {elapsed}" if current else elapsed
+            )
+            next_progress = now + progress_every
+        delay = schedule.next_delay(now - started, polls)
         polls += 1
         cancel.sleep(min(delay, deadline.remaining()))
 

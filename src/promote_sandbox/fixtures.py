@@ -102,7 +102,9 @@ def full_demo_fixture(sb: Sandbox, token: str) -> dict[str, str]:
             _mapping("Contact", ["Email"], access="read_write"),
         ],
     )
-    sb.connect.add_connection("demo-production-eu", owner_token=token, cell="eu", mappings=[account])
+    sb.connect.add_connection(
+        "demo-production-eu", owner_token=token, cell="eu", mappings=[account]
+    )
 
     sb.github.add_repo(DEMO_REPOSITORY, token)
     sb.github.add_ref(DEMO_REPOSITORY, "main", _MAIN_COMMIT, statuses=["success"])

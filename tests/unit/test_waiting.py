@@ -80,3 +80,51 @@ def test_cancellation_wakes_a_sleeping_wait_at_once():
 )
 def test_format_duration(seconds, text):
     assert format_duration(seconds) == text
+
+
+class SteppingClock:
+    """Each reading is `step` seconds after the previous one: minutes pass in microseconds."""
+
+    def __init__(self, step: float) -> None:
+        self.now = 0.0
+        self.step = step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_a_wait_says_what_it_waits_for_then_still_waiting_at_a_bounded_cadence(caplog):
+    clock = SteppingClock(step=4.0)  # wait_for reads the clock once per poll
+    polls = iter([None] * 20 + ["done"])
+    instant = PollSchedule(first_delay=0.0, min_interval=0.0, fraction=0.0, max_interval=0.0)
+    with caplog.at_level("INFO", logger="promote_action.waiting"):
+        wait_for(
+            lambda: next(polls),
+            what="release v7 on shop-prod",
+            deadline=Deadline(3600),
+            cancel=CancelToken(),
+            schedule=instant,
+            clock=clock,
+            state=lambda: "pending",
+            progress_every=20.0,
+        )
+    # 20 polls over 80 s: a line every 20 s, not one per poll.
+    assert [r.getMessage() for r in caplog.records] == [
+        "waiting for release v7 on shop-prod",
+        "still waiting for release v7 on shop-prod (pending, 20s)",
+        "still waiting for release v7 on shop-prod (pending, 40s)",
+        "still waiting for release v7 on shop-prod (pending, 1m)",
+        "still waiting for release v7 on shop-prod (pending, 1m 20s)",
+    ]
+
+
+def test_a_short_wait_says_only_what_it_waits_for(caplog):
+    with caplog.at_level("INFO", logger="promote_action.waiting"):
+        wait_for(
+            lambda: "done",
+            what="the promotion's targets",
+            deadline=Deadline(60),
+            cancel=CancelToken(),
+        )
+    assert [r.getMessage() for r in caplog.records] == ["waiting for the promotion's targets"]

@@ -283,6 +283,7 @@ class ConnectOperation(ABC):
                 cancel=self.services.cancel,
                 schedule=CONNECT_SCHEDULE,
                 settle_first=True,
+                state=lambda: seen[-1] if seen else "",
             )
         except WaitTimeout as exc:
             raise WaitTimeout(f"{exc} (last state: {seen[-1] if seen else 'unknown'})") from None
@@ -501,9 +502,11 @@ class ConnectPromote(ConnectOperation):
         mapping of the source is in a healthy state."""
         assert plan.config is not None
         wanted = {m["object_name"].lower(): m for m in normalise(plan.config)["mappings"]}
+        seen: list[str] = []
 
         def imported() -> Connection | None:
             connection = self.connect.connection(ref)
+            seen.append(connection.state)
             self.refuse_needing_a_human(self.target_app, connection)
             if connection.state in ERROR_CONNECTION:
                 raise PromoteError(
@@ -537,6 +540,7 @@ class ConnectPromote(ConnectOperation):
             cancel=self.services.cancel,
             schedule=CONNECT_SCHEDULE,
             settle_first=True,
+            state=lambda: seen[-1] if seen else "",
         )
 
 

@@ -315,6 +315,7 @@ class KintoneDeploy:
             cancel=self.services.cancel,
             schedule=KINTONE_SCHEDULE,
             settle_first=True,
+            state=lambda: ", ".join(sorted(set(outcome.app_status.values()))) or "accepted",
         )
         failed = [s for s in statuses if s.status in ("FAIL", "CANCEL")]
         if failed:

@@ -22,6 +22,8 @@ from typing import TextIO
 from actions_toolkit.command import escape_data
 from actions_toolkit.file_command import prepare_key_value_message
 
+from promote_action.report.plaintext import plain_text
+
 SUMMARY_LIMIT = 1_000_000
 """GitHub refuses step summaries over 1 MiB; stay under it with room for a truncation note."""
 
@@ -40,6 +42,7 @@ class Reporter:
         stdout: TextIO | None = None,
         stderr: TextIO | None = None,
         json_mode: bool = False,
+        only_output: str | None = None,
     ) -> None:
         self.output_file = environ.get("GITHUB_OUTPUT") or None
         self.summary_file = environ.get("GITHUB_STEP_SUMMARY") or None
@@ -48,6 +51,7 @@ class Reporter:
         # The runner reads commands from stdout; a person piping results wants logs apart.
         self.logs = self.results if self.github else (stderr or sys.stderr)
         self.json_mode = json_mode
+        self.only_output = only_output
         self._lock = threading.RLock()
         self._masked: set[str] = set()
         self.outputs: dict[str, str] = {}
@@ -139,17 +143,26 @@ class Reporter:
         if self.summary_file:
             with open(self.summary_file, "a", encoding="utf-8") as handle:
                 handle.write(markdown + "\n")
-        elif not self.json_mode:
+        elif self.prints_summary:
             self.write_line("", result=True)
-            self.write_line(markdown, result=True)
+            self.write_line(plain_text(markdown), result=True)
+
+    @property
+    def prints_summary(self) -> bool:
+        """A console run shows the summary as plain text (which also states any error)."""
+        return not self.summary_file and not self.json_mode and self.only_output is None
 
     def finish(self) -> None:
         """Console runs end with the outputs, readable or as JSON, on stdout."""
         self.remote.flush_all()
         if self.output_file:
             return
+        if self.only_output is not None:
+            self.write_line(self.outputs.get(self.only_output, ""), result=True)
+            return
         if self.json_mode:
-            self.write_line(json.dumps(self.outputs, indent=2, sort_keys=True), result=True)
+            flat = {name: _json_value(value) for name, value in self.outputs.items()}
+            self.write_line(json.dumps(flat, indent=2, sort_keys=True), result=True)
             return
         self.write_line("", result=True)
         for name, value in self.outputs.items():
@@ -217,6 +230,16 @@ class RemoteOutput:
         self._open(title)
         self._reporter.untrusted_lines(lines)
         self._close()
+
+
+def _json_value(value: str) -> object:
+    """Outputs that hold JSON (result, plan, release-id...) nest as JSON, not as strings."""
+    if value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            pass
+    return value
 
 
 def one_line(text: str) -> str:

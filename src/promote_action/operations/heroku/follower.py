@@ -155,6 +155,7 @@ class ReleaseFollower:
                 deadline=services.deadline,
                 cancel=services.cancel,
                 settle_first=True,
+                state=lambda: "release phase running",
             )
             if isinstance(first, Finished):
                 return first
@@ -164,6 +165,7 @@ class ReleaseFollower:
             deadline=services.deadline,
             cancel=services.cancel,
             settle_first=not release.output_stream_url,
+            state=lambda: "pending",  # until finished, a release is pending by definition
         )
 
     def _finished(self, app_id: str, release_id: str) -> Finished | None:

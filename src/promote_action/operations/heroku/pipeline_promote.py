@@ -411,6 +411,7 @@ class PipelinePromote:
                 what="the promotion's releases",
                 deadline=self.services.deadline,
                 cancel=self.services.cancel,
+                state=lambda: f"{len(found)} of {len(target_ids)} found",
             )
         except WaitTimeout:
             return found
@@ -567,6 +568,7 @@ class PromotionTracker:
             deadline=services.deadline,
             cancel=services.cancel,
             schedule=PROMOTION_SCHEDULE,
+            state=lambda: self._states[app_id].status,
         )
 
 
