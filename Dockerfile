@@ -32,7 +32,7 @@ RUN /build/.venv/bin/pip wheel --no-build-isolation --no-deps --wheel-dir /build
 # the source tree on top of the build stage. They are not in the wheel, so not in the image below.
 FROM build AS sandbox
 ENV PYTHONPATH=/src/src PYTHONUNBUFFERED=1
-ENTRYPOINT ["/app/.venv/bin/python", "-m", "promote_sandbox.fixed"]
+ENTRYPOINT ["/app/.venv/bin/python", "-m", "promote_sandbox"]
 
 # The action's image: exactly the installed wheel and its locked dependencies.
 FROM ${PYTHON_IMAGE}

@@ -92,4 +92,4 @@ DOCKER_BUILDKIT=0 docker build --quiet --network host \
 size="$(docker image inspect --format '{{.Size}}' "${IMAGE}")"
 echo "image-test: built ${IMAGE} on ${base}: $((size / 1000000)) MB"
 
-PROMOTE_IMAGE="${IMAGE}" "${PYTHON}" -m pytest -q -p no:xdist tests/image
+PROMOTE_IMAGE="${IMAGE}" "${PYTHON}" -m pytest -q -s -p no:xdist tests/image

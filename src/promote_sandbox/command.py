@@ -18,7 +18,7 @@ import shlex
 import signal
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TextIO
 
 from .fixtures import full_demo_fixture
@@ -65,13 +65,7 @@ def environment(sb: Sandbox, fixture: Mapping[str, str], token: str) -> dict[str
 
 
 def serve(
-    host: str,
-    port: int,
-    token: str,
-    stopped: threading.Event,
-    stdout: TextIO,
-    stderr: TextIO,
-    ready: Callable[[Sandbox], None] = lambda sb: None,
+    host: str, port: int, token: str, stopped: threading.Event, *, stdout: TextIO, stderr: TextIO
 ) -> None:
     """Serve the seeded fakes until ``stopped`` is set."""
     with Sandbox(host, port) as sb:
@@ -79,24 +73,18 @@ def serve(
         print(f"sandbox listening on {sb.url}", file=stderr, flush=True)
         for key, value in environment(sb, fixture, token).items():
             print(f"export {key}={shlex.quote(value)}", file=stdout, flush=True)
-        ready(sb)
         stopped.wait()
 
 
-def main(
-    argv: Sequence[str] | None = None,
-    environ: Mapping[str, str] = os.environ,
-    stopped: threading.Event | None = None,
-) -> int:
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.environ) -> int:
     parser = build_parser()
     options = parser.parse_args(argv)
     if not 0 <= options.port <= 65535:
         parser.error(f"--port {options.port} is not a port")
     token = (options.token or environ.get(TOKEN_VARIABLE, "")).strip()
     token = token or "HRKU-" + secrets.token_hex(30)
-    if stopped is None:
-        stopped = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda _signum, _frame: stopped.set())
-    serve(options.host, options.port, token, stopped, sys.stdout, sys.stderr)
+    stopped = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: stopped.set())
+    serve(options.host, options.port, token, stopped, stdout=sys.stdout, stderr=sys.stderr)
     return 0

@@ -384,6 +384,7 @@ class FakeKintone:
         table = [
             ("/preview/app/deploy.json", status, self._api(self._deploy, "write")),
             ("/app.json", self._api(self._get_app, "read"), None),
+            ("/apps.json", self._api(self._get_apps, "read"), None),
         ]
         for document in DOCUMENTS:
             for prefix, preview in (("/preview", True), ("", False)):
@@ -581,25 +582,53 @@ class FakeKintone:
     def _get_app(self, request: Request, caller: _Caller) -> Reply:
         app = self._resolve(request, _app_param(_params(request), "id"))
         self._authorize(caller, app, "view")
+        return Reply.json(200, self._app_record(app))
+
+    def _get_apps(self, request: Request, caller: _Caller) -> Reply:
+        """`GET /k/v1/apps.json`: the published apps the caller may view, by id, filtered by
+        `ids`, `name` (partial, case-insensitive) and `spaceIds`, paged by `limit` (1-100,
+        default 100) and `offset`. UNVERIFIED: how kintone orders apps without `ids` (here: by
+        id) and whether an API token sees other apps than its own (here: only its own)."""
+        params = _params(request)
+        limit, offset = _integer(params.get("limit", 100)), _integer(params.get("offset", 0))
+        if limit is None or not 1 <= limit <= 100 or offset is None or offset < 0:
+            raise _fail(400, "CB_VA01", "Missing or invalid input.")
+        ids = {_integer(i) for i in params.get("ids", [])}
+        spaces = {_integer(i) for i in params.get("spaceIds", [])}
+        name = str(params.get("name", "")).lower()
+        listed = []
+        for app in sorted(self._apps.values(), key=lambda a: a.id):
+            if app.live is None or (ids and app.id not in ids):
+                continue
+            if spaces and app.space_id not in spaces:
+                continue
+            if name not in app.live.documents["settings"]["name"].lower():
+                continue
+            try:
+                self._authorize(caller, app, "view")
+            except _Refused:
+                continue
+            listed.append(self._app_record(app))
+        return Reply.json(200, {"apps": listed[offset : offset + limit]})
+
+    def _app_record(self, app: _App) -> dict[str, Any]:
+        """An app as `app.json` and `apps.json` describe it."""
         settings = self._live(app).documents["settings"]
         space = None if app.space_id is None else str(app.space_id)
         administrator = {"code": "Administrator", "name": "Administrator"}
         created = app.created_at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        return Reply.json(
-            200,
-            {
-                "appId": str(app.id),
-                "code": "",
-                "name": settings["name"],
-                "description": settings["description"],
-                "spaceId": space,
-                "threadId": space,
-                "createdAt": created,
-                "creator": administrator,
-                "modifiedAt": created,
-                "modifier": administrator,
-            },
-        )
+        return {
+            "appId": str(app.id),
+            "code": "",
+            "name": settings["name"],
+            "description": settings["description"],
+            "spaceId": space,
+            "threadId": space,
+            "createdAt": created,
+            "creator": administrator,
+            "modifiedAt": created,
+            "modifier": administrator,
+        }
 
     def _update_settings(self, request: Request, caller: _Caller) -> Reply:
         body = _json_body(request)

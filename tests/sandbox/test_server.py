@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import signal
 import ssl
-import subprocess
-import sys
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -82,32 +78,3 @@ def test_stop_closes_idle_keep_alive_connections(tls: ssl.SSLContext) -> None:
         sb.stop()
         with pytest.raises(httpx.TransportError):
             client.get("/__sandbox__/requests")
-
-
-@pytest.fixture
-def served() -> Iterator[tuple[subprocess.Popen[str], str]]:
-    command = "from promote_sandbox import serve_forever; serve_forever()"
-    with subprocess.Popen(
-        [sys.executable, "-c", command], stdout=subprocess.PIPE, text=True
-    ) as process:
-        try:
-            assert process.stdout is not None
-            yield process, process.stdout.readline()
-        finally:
-            process.kill()
-
-
-def test_serve_forever_announces_its_url_and_stops_on_sigterm(
-    http: httpx.Client,
-    served: tuple[subprocess.Popen[str], str],
-) -> None:
-    process, line = served
-    assert line.startswith("sandbox listening on http://127.0.0.1:")
-    url = line.split()[-1]
-    assert http.get(f"{url}/__sandbox__/requests").json() == []
-    unauthorized = http.get(
-        f"{url}/apps/demo-staging", headers={"Accept": "application/vnd.heroku+json; version=3"}
-    )
-    assert unauthorized.status_code == 401
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=5) == 0
