@@ -527,6 +527,12 @@ class FakeHeroku:
             Route("GET", "/apps/{app}/releases/{release}", api(self._get_release)),
             Route("GET", "/apps/{app}/slugs/{slug}", api(self._get_slug)),
             Route("GET", "/apps/{app}/config-vars", api(self._get_config_vars)),
+            Route(
+                "GET", "/apps/{app}/releases/{release}/config-vars", api(self._get_release_config)
+            ),
+            Route("GET", "/apps/{app}/addons", api(self._list_addons)),
+            Route("GET", "/apps/{app}/collaborators", api(self._list_collaborators)),
+            Route("GET", "/apps/{app}/dynos", api(self._list_dynos)),
             Route("GET", "/apps/{app}/pipeline-couplings", api(self._get_app_coupling)),
             Route("POST", "/filters/apps", api(self._filter_apps)),
             Route("GET", "/pipelines", api(self._list_pipelines)),
@@ -636,7 +642,11 @@ class FakeHeroku:
 
     def _get_release(self, request: Request, user: User) -> Reply:
         app = self._accessible_app(request.params["app"], user)
-        ident = request.params["release"]
+        record = self._release_by_ident(app, request.params["release"])
+        return Reply.json(200, _release_wire(self._snapshot(record)))
+
+    def _release_by_ident(self, app: App, ident: str) -> _Record:
+        """A release by version number or id, as the API accepts either."""
         record = next(
             (
                 r
@@ -647,7 +657,7 @@ class FakeHeroku:
         )
         if record is None:
             raise _ApiError(404, "not_found", "Couldn't find that release.", resource="release")
-        return Reply.json(200, _release_wire(self._snapshot(record)))
+        return record
 
     def _create_release(self, request: Request, user: User) -> Reply:
         app = self._accessible_app(request.params["app"], user)
@@ -677,6 +687,47 @@ class FakeHeroku:
     def _get_config_vars(self, request: Request, user: User) -> Reply:
         app = self._accessible_app(request.params["app"], user)
         return Reply.json(200, dict(self._config_vars.get(app.id, {})))
+
+    # What `heroku apps:info` and `heroku releases:info` read around a promotion. UNVERIFIED:
+    # these shapes follow the public Platform API reference, not the project's schema copy
+    # (which lacks them), and only the fields the CLI shows are filled in.
+
+    def _get_release_config(self, request: Request, user: User) -> Reply:
+        """Config vars as of a release. UNVERIFIED simplification: the fake does not version
+        config vars, so every release answers the app's current ones."""
+        app = self._accessible_app(request.params["app"], user)
+        self._release_by_ident(app, request.params["release"])
+        return Reply.json(200, dict(self._config_vars.get(app.id, {})))
+
+    def _list_addons(self, request: Request, user: User) -> Reply:
+        """The fake provisions no add-ons (Heroku Connect lives in its own fake)."""
+        self._accessible_app(request.params["app"], user)
+        return Reply.json(200, [])
+
+    def _list_dynos(self, request: Request, user: User) -> Reply:
+        """The fake runs no dynos: releases are state, not processes."""
+        self._accessible_app(request.params["app"], user)
+        return Reply.json(200, [])
+
+    def _list_collaborators(self, request: Request, user: User) -> Reply:
+        app = self._accessible_app(request.params["app"], user)
+        members = [u for u in self._users.values() if u.id in self._collaborators[app.id]]
+        stamp = _iso(app.created_at)
+        return Reply.json(
+            200,
+            [
+                {
+                    "app": {"id": app.id, "name": app.name},
+                    "created_at": stamp,
+                    "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{app.id}/{member.id}")),
+                    "permissions": [],
+                    "role": "owner" if member.id == app.owner.id else "collaborator",
+                    "updated_at": stamp,
+                    "user": {"email": member.email, "federated": False, "id": member.id},
+                }
+                for member in members
+            ],
+        )
 
     def _get_app_coupling(self, request: Request, user: User) -> Reply:
         app = self._accessible_app(request.params["app"], user)

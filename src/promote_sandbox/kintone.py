@@ -588,7 +588,8 @@ class FakeKintone:
         """`GET /k/v1/apps.json`: the published apps the caller may view, by id, filtered by
         `ids`, `name` (partial, case-insensitive) and `spaceIds`, paged by `limit` (1-100,
         default 100) and `offset`. UNVERIFIED: how kintone orders apps without `ids` (here: by
-        id) and whether an API token sees other apps than its own (here: only its own)."""
+        id), whether an API token sees other apps than its own (here: only its own), and that
+        a guest space's apps are listed only under its own path (here: yes)."""
         params = _params(request)
         limit, offset = _integer(params.get("limit", 100)), _integer(params.get("offset", 0))
         if limit is None or not 1 <= limit <= 100 or offset is None or offset < 0:
@@ -596,9 +597,10 @@ class FakeKintone:
         ids = {_integer(i) for i in params.get("ids", [])}
         spaces = {_integer(i) for i in params.get("spaceIds", [])}
         name = str(params.get("name", "")).lower()
+        guest_space = _integer(request.params.get("space"))
         listed = []
         for app in sorted(self._apps.values(), key=lambda a: a.id):
-            if app.live is None or (ids and app.id not in ids):
+            if app.live is None or app.space_id != guest_space or (ids and app.id not in ids):
                 continue
             if spaces and app.space_id not in spaces:
                 continue

@@ -1,4 +1,5 @@
-"""The official Heroku CLI's ``pipelines:promote`` against the sandbox.
+"""The official Heroku CLI's ``pipelines:promote``, and the commands users run around a
+promotion, against the sandbox.
 
 A client we did not write is the proof that the fake is faithful on the wire: the CLI must find
 the pipeline, promote and report as it would against api.heroku.com (API_NOTES 1.8). The CLI is
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from promote_sandbox import LoggedRequest, Sandbox
+from promote_sandbox import LoggedRequest, Sandbox, full_demo_fixture
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = REPO / ".tools/heroku-cli/node_modules/.bin/heroku"
@@ -36,44 +37,48 @@ class Shop:
     ids: dict[str, str]
 
     def run(self, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run the CLI with nothing from this machine's environment but PATH.
+        return run_cli(self.sandbox, self.token, tmp_path, *args)
 
-        HOME and the working directory are fresh: the CLI writes a git credential helper into
-        ``~/.gitconfig``, caches under ``~/.cache``, and reads ``git remote -v`` where it runs.
-        The host must be ``http://127.0.0.1:PORT`` (or localhost): since @heroku-cli/command
-        12.1.0 any other HEROKU_HOST is silently replaced by api.heroku.com.
-        """
-        if not CLI.exists():
-            pytest.fail(
-                "the official Heroku CLI is not installed: run `make unit` (or `make test`)"
-            )
-        home, work = tmp_path / "home", tmp_path / "work"
-        home.mkdir()
-        work.mkdir()
-        env = {
-            "PATH": os.environ["PATH"],
-            "HOME": str(home),
-            "HEROKU_HOST": self.sandbox.url,
-            "HEROKU_API_KEY": self.token,
-            # Off: telemetry and Sentry (hooks init/prerun/postrun/finally), the npm version
-            # check (plugin-warn-if-update-available) and the background `heroku update
-            # --autoupdate` that @oclif/plugin-update spawns on every start.
-            "DISABLE_TELEMETRY": "true",
-            "HEROKU_SKIP_NEW_VERSION_CHECK": "true",
-            "HEROKU_DISABLE_AUTOUPDATE": "true",
-            # Delinquency checks go to particleboard.heroku.com; any would land in the log here.
-            "HEROKU_PARTICLEBOARD_URL": self.sandbox.url,
-            "NO_COLOR": "1",
-        }
-        return subprocess.run(
-            [str(CLI), *args],
-            env=env,
-            cwd=work,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_SECONDS,
-            check=False,
-        )
+
+def run_cli(
+    sandbox: Sandbox, token: str, tmp_path: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with nothing from this machine's environment but PATH.
+
+    HOME and the working directory are fresh: the CLI writes a git credential helper into
+    ``~/.gitconfig``, caches under ``~/.cache``, and reads ``git remote -v`` where it runs.
+    The host must be ``http://127.0.0.1:PORT`` (or localhost): since @heroku-cli/command
+    12.1.0 any other HEROKU_HOST is silently replaced by api.heroku.com.
+    """
+    if not CLI.exists():
+        pytest.fail("the official Heroku CLI is not installed: run `make unit` (or `make test`)")
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "HEROKU_HOST": sandbox.url,
+        "HEROKU_API_KEY": token,
+        # Off: telemetry and Sentry (hooks init/prerun/postrun/finally), the npm version
+        # check (plugin-warn-if-update-available) and the background `heroku update
+        # --autoupdate` that @oclif/plugin-update spawns on every start.
+        "DISABLE_TELEMETRY": "true",
+        "HEROKU_SKIP_NEW_VERSION_CHECK": "true",
+        "HEROKU_DISABLE_AUTOUPDATE": "true",
+        # Delinquency checks go to particleboard.heroku.com; any would land in the log here.
+        "HEROKU_PARTICLEBOARD_URL": sandbox.url,
+        "NO_COLOR": "1",
+    }
+    return subprocess.run(
+        [str(CLI), *args],
+        env=env,
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_SECONDS,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -217,3 +222,31 @@ def test_failed_targets_are_reported_with_herokus_messages(shop: Shop, tmp_path:
     assert [r.path for r in requests[4:]] == _polls(shop, requests[4:])
     (promotion,) = h.promotions()
     assert promotion.status == "completed"
+
+
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [
+        (["apps:info", "-a", "demo-staging"], ["Pipeline:       demo - staging", "Owner:"]),
+        (["releases", "-a", "demo-staging"], ["Current: v3", "Deploy 9801621f"]),
+        (["releases:info", "v2", "-a", "demo-staging"], ["Release v2", "v2 Config vars"]),
+        (["pipelines:info", "demo"], ["demo-production-eu   production"]),
+        (["config", "-a", "demo-staging"], ["demo-staging Config Vars"]),
+        (["releases:rollback", "v1", "-a", "demo-production-eu"], ["Rolling back", "done, v2"]),
+    ],
+    ids=lambda value: value[0] if isinstance(value, list) else "",
+)
+def test_commands_around_a_promotion_work_on_the_demo(
+    sandbox: Sandbox, tmp_path: Path, args: list[str], shown: list[str]
+) -> None:
+    token = "HRKU-" + "d" * 40
+    full_demo_fixture(sandbox, token)
+    result = run_cli(sandbox, token, tmp_path, *args)
+    assert result.returncode == 0, result.stderr
+    for text in shown:
+        assert text in result.stdout + result.stderr
+    # Every route the command needs exists (a release-phase stream is 404 until it starts).
+    refused = [
+        r.line() for r in sandbox.requests if r.status >= 400 and not r.path.startswith("/streams/")
+    ]
+    assert not refused, refused

@@ -297,3 +297,30 @@ def test_a_client_certificate_opens_secure_access(kworld, certificates, tmp_path
         "code": "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED",
     }
     assert [(r.method, r.path, r.status) for r in requests] == [("GET", DEPLOY, 200)]
+
+
+def test_get_apps_lists_what_the_user_may_view(sandbox: Sandbox, kworld, tmp_path: Path) -> None:
+    listed = """
+  const all = await client.app.getApps({});
+  const named = await client.app.getApps({ name: "cust" });
+  const paged = await client.app.getApps({ ids: [1, 2], limit: 1, offset: 1 });
+  return [all, named, paged].map(({ apps }) => apps.map((a) => [a.appId, a.name]));
+"""
+    admin = {"auth": {"username": "admin", "password": "admin-pass-1"}}
+    viewer = {"auth": {"username": "viewer", "password": "viewer-pass-1"}}
+    for name in ("admin", "viewer"):
+        (tmp_path / name).mkdir()
+    # App 3 is in guest space 7: listed only under that space's path.
+    assert _run(tmp_path / "admin", _local(sandbox), admin, listed) == [
+        [["1", "Orders"], ["2", "Customers"]],
+        [["2", "Customers"]],
+        [["2", "Customers"]],
+    ]
+    assert _run(tmp_path / "viewer", _local(sandbox), viewer, listed) == [
+        [["1", "Orders"]],
+        [],
+        [],
+    ]
+    assert {(r.method, r.path, r.status) for r in sandbox.requests} == {
+        ("GET", "/k/v1/apps.json", 200)
+    }
