@@ -100,6 +100,7 @@ def wait_for(
     clock: Callable[[], float] = time.monotonic,
     state: Callable[[], str] | None = None,
     progress_every: float = PROGRESS_EVERY,
+    announce: bool = True,
 ) -> T:
     """Call `probe` until it returns a value; raise WaitTimeout or Cancelled otherwise.
 
@@ -107,14 +108,16 @@ def wait_for(
     knows it cannot be finished yet (saves a request per wait). The probe runs once more at
     the deadline, so a state reached just before it is not reported as a timeout.
 
-    It says what it waits for when it starts, and every `progress_every` seconds after that
-    "still waiting for ..." with `state()` (the last state the probe saw) and the time waited,
-    in the job log and in a terminal alike.
+    It says what it waits for when it starts (unless `announce` is off: a wait that continues
+    one already announced), and every `progress_every` seconds after that "still waiting for
+    ..." with `state()` (the last state the probe saw) and the time waited, in the job log and
+    in a terminal alike.
     """
     started = clock()
     polls = 0
     next_progress = started + progress_every
-    log.info("waiting for %s", what)
+    if announce:
+        log.info("waiting for %s", what)
     if settle_first:
         cancel.sleep(min(schedule.first_delay, deadline.remaining()))
         polls = 1

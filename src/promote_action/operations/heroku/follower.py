@@ -166,6 +166,7 @@ class ReleaseFollower:
             cancel=services.cancel,
             settle_first=not release.output_stream_url,
             state=lambda: "pending",  # until finished, a release is pending by definition
+            announce=not release.output_stream_url,  # else the log's wait said it already
         )
 
     def _finished(self, app_id: str, release_id: str) -> Finished | None:

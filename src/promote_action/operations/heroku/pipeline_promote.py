@@ -569,6 +569,7 @@ class PromotionTracker:
             cancel=services.cancel,
             schedule=PROMOTION_SCHEDULE,
             state=lambda: self._states[app_id].status,
+            announce=False,  # part of the promotion's wait, announced once by `_discover`
         )
 
 

@@ -1,0 +1,56 @@
+"""README's "Try it offline" commands, run verbatim: the sandbox command, its exported
+variables, and one promote-action command per operation with no URL or credential flag."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def try_it_offline_commands() -> str:
+    """The section's last `sh` block: the one a reader pastes after `make install`."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Try it offline\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.*?)```", section, re.S)[-1]
+
+
+def test_the_readme_commands_run_every_operation_against_the_sandbox(tmp_path: Path) -> None:
+    commands = try_it_offline_commands()
+    assert commands.startswith("promote-sandbox > sandbox.env &\n")
+    operations = set(re.findall(r"--operation ([a-z-]+)", commands))
+    assert operations == {
+        "slug-copy", "pipeline-promote", "kintone-deploy",
+        "connect-check", "connect-promote", "connect-pause", "connect-resume",
+    }  # fmt: skip
+    script = tmp_path / "try.sh"
+    # Stop at the first failing command, and never leave the sandbox running.
+    script.write_text("set -e\ntrap 'kill %1 2>/dev/null || true' EXIT\n" + commands)
+    env = {
+        "PATH": f"{ROOT / '.venv/bin'}:{os.environ['PATH']}",
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+    }
+    done = subprocess.run(
+        ["bash", str(script)], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    statuses = re.findall(r"^status: (.*)$", done.stdout, re.M)
+    # slug-copy dry run and run; pipeline-promote apply (the plan run printed only its plan);
+    # kintone-deploy; connect-check; connect-promote dry run and run; connect-pause.
+    assert statuses == [
+        "dry-run", "succeeded", "succeeded", "succeeded",
+        "succeeded", "dry-run", "succeeded", "succeeded",
+    ], done.stdout  # fmt: skip
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert plan["operation"] == "pipeline-promote"
+    resumed = json.loads(done.stdout[done.stdout.rindex("\n{\n") :])
+    assert resumed["status"] == "succeeded"
+    assert resumed["result"]["operation"] == "connect-resume", "--json nests JSON outputs"
+    assert "sandbox listening on http://127.0.0.1:" in done.stderr
+    assert "::" not in done.stdout + done.stderr, "no workflow commands outside Actions"
