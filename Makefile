@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml requirements/dev.lock
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m promote_sandbox.demo
+	$(BIN)/python -m promote_sandbox.demo $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
