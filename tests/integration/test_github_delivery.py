@@ -186,6 +186,10 @@ def test_failed_health_check_rolls_back_exactly_once(heroku: HerokuWorld):
     assert [r.version for r in releases] == [1, 2, 3]
     assert heroku.sandbox.heroku.current_release("shop-prod-eu").slug_id == heroku.old_slug_id
     assert "↩️ Rollback: rolled back to v1" in run.summary
+    # The table says what the app runs now: the failed v2, then v3 with v1's code.
+    assert "| v1 | v2, rolled back: v3 (= v1) | ❌ failed |" in run.summary
+    (target,) = json.loads(run.outputs["result"])["targets"]
+    assert (target["release_version"], target["rollback_release_version"]) == (2, 3)
 
 
 def test_no_rollback_when_the_app_still_runs_its_previous_release(heroku: HerokuWorld):

@@ -133,6 +133,22 @@ def test_failed_release_phase_fails_the_step_and_names_the_app(heroku: HerokuWor
     assert "Release-phase output" in run.summary
 
 
+def test_a_release_phase_that_says_release_command_failed_is_not_repeated(heroku: HerokuWorld):
+    heroku.sandbox.heroku.set_release_behaviour(
+        "shop-prod-eu",
+        pending_seconds=0.2,
+        outcome="failed",
+        release_phase_lines=["Running migrations"],
+        stream_delay_seconds=0.02,
+    )
+    run = run_action(heroku.inputs(target_apps="shop-prod-eu"))
+    assert run.exit_code == 1
+    (target,) = json.loads(run.outputs["result"])["targets"]
+    # Heroku's (and the fake's) last line of a failed release phase says it already.
+    assert target["error"] == "release v2 failed: release command failed: exit status 1"
+    assert run.error_lines()[0].lower().count("release command failed") == 1
+
+
 def test_target_already_running_the_slug_is_left_alone(heroku: HerokuWorld):
     first = run_action(heroku.inputs())
     assert first.exit_code == 0

@@ -114,6 +114,7 @@ class ReleaseFollower:
             return f"rollback to v{plan.current_version} failed: {exc}"
         if final.release.status != "succeeded":
             return f"rollback release v{final.release.version} {final.release.status}"
+        outcome.rollback_release = final.release
         return f"rolled back to v{plan.current_version} (release v{final.release.version})"
 
     def settle(self, outcome: TargetOutcome, release: Release, slug_id: str) -> None:
@@ -237,11 +238,17 @@ class ReleaseStream:
 
 
 def failure_text(release: Release, tail: list[str]) -> str:
+    """The release and the last line of its release phase, saying "release command failed"
+    once even when that line says it too (Heroku's own last line often does)."""
+    what = f"release v{release.version} {release.status}"
     if release.status == "expired":
         return f"release v{release.version} expired"
-    last = next((line for line in reversed(tail) if line.strip()), None)
-    detail = f": {last.strip()}" if last else ""
-    return f"release v{release.version} {release.status} (release command failed){detail}"
+    last = next((line.strip() for line in reversed(tail) if line.strip()), None)
+    if last is None:
+        return f"{what} (release command failed)"
+    if "release command failed" in last.lower():
+        return f"{what}: {last}"
+    return f"{what} (release command failed): {last}"
 
 
 def run_per_target(

@@ -68,6 +68,11 @@ def target_results(
                 "duration_seconds": round(duration, 3) if duration is not None else None,
                 "health": outcome.health if outcome else None,
                 "rollback": outcome.rollback if outcome else None,
+                "rollback_release_version": (
+                    outcome.rollback_release.version
+                    if outcome and outcome.rollback_release
+                    else None
+                ),
             }
         )
     return results
@@ -102,6 +107,10 @@ def targets_table(
             duration = "—"
         else:
             after = version(outcome.release.version) if outcome.release else "—"
+            if outcome.rollback_release is not None:
+                # What the app runs now, not only the release that failed.
+                now = version(outcome.rollback_release.version)
+                after += f", rolled back: {now} (= {version(target.current_version)})"
             target_status = outcome.status
             duration = format_duration(outcome.duration) if outcome.duration is not None else "—"
         rows.append(

@@ -57,6 +57,8 @@ class TargetOutcome:
     """What the health check saw, when one ran."""
     rollback: str | None = None
     """What the rollback did, when one was needed."""
+    rollback_release: Release | None = None
+    """The release a successful rollback created: what the app runs now."""
 
     @property
     def duration(self) -> float | None:
