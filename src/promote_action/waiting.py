@@ -99,7 +99,7 @@ def wait_for(
     settle_first: bool = False,
     clock: Callable[[], float] = time.monotonic,
     state: Callable[[], str] | None = None,
-    progress_every: float = PROGRESS_EVERY,
+    progress_every: float | None = None,
     announce: bool = True,
 ) -> T:
     """Call `probe` until it returns a value; raise WaitTimeout or Cancelled otherwise.
@@ -111,11 +111,12 @@ def wait_for(
     It says what it waits for when it starts (unless `announce` is off: a wait that continues
     one already announced), and every `progress_every` seconds after that "still waiting for
     ..." with `state()` (the last state the probe saw) and the time waited, in the job log and
-    in a terminal alike.
+    in a terminal alike. `progress_every` defaults to PROGRESS_EVERY, read at each call.
     """
     started = clock()
     polls = 0
-    next_progress = started + progress_every
+    every = PROGRESS_EVERY if progress_every is None else progress_every
+    next_progress = started + every
     if announce:
         log.info("waiting for %s", what)
     if settle_first:
@@ -137,7 +138,7 @@ def wait_for(
             log.info(
                 "still waiting for %s (%s)", what, f"{current}, {elapsed}" if current else elapsed
             )
-            next_progress = now + progress_every
+            next_progress = now + every
         delay = schedule.next_delay(now - started, polls)
         polls += 1
         cancel.sleep(min(delay, deadline.remaining()))

@@ -290,3 +290,15 @@ def test_no_secret_leaks(world: PipelineWorld):
     for secret in [world.token, *streams, *(u.rsplit("/", 1)[1] for u in streams)]:
         assert secret not in visible
         assert secret not in world.sandbox.request_log_text()
+
+
+def test_the_promotion_wait_reports_progress(world: PipelineWorld, monkeypatch):
+    monkeypatch.setattr("promote_action.waiting.PROGRESS_EVERY", 0.0)  # a line at every poll
+    world.sandbox.heroku.set_promotion_behaviour(pending_seconds=1.0)
+    run = run_action(world.inputs())
+    assert run.exit_code == 0, run.stdout
+    lines = run.stdout.splitlines()
+    assert "waiting for the promotion's targets" in lines
+    assert any(
+        line.startswith("still waiting for the promotion's targets (pending, ") for line in lines
+    ), run.stdout
