@@ -135,11 +135,9 @@ def _strict(report: Report, inputs: Inputs, findings: list[str]) -> Report:
 
 def refuse(report: Report, status: Status, failure: str) -> Report:
     """A plan that must not be applied: nothing was changed, and the summary says why."""
-    summary = report.summary
-    if summary is not None:
-        summary = replace(summary, status=status).add(
-            f"**❌ {md.text(failure)}**", "Nothing was changed."
-        )
+    summary = replace(report.summary, status=status).add(
+        f"**❌ {md.text(failure)}**", "Nothing was changed."
+    )
     return replace(
         report,
         status=status,
