@@ -426,7 +426,14 @@ def test_write_errors_cover_the_last_24_hours(connect: FakeConnect, linked: Link
         "FIELD_CUSTOM_VALIDATION_EXCEPTION",
         "UNABLE_TO_LOCK_ROW",
     ]
-    assert set(errors["results"][0]) == {"id", "table_name", "record_id", "message", "created_at"}
+    assert set(errors["results"][0]) == {
+        "id",
+        "table_name",
+        "record_id",
+        "action",  # UNVERIFIED (see add_write_error)
+        "message",
+        "created_at",
+    }
     assert errors["results"][0]["table_name"] == "account"
     mappings = linked.mappings()
     account, contact = mappings["Account"], mappings["Contact"]
