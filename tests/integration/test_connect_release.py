@@ -396,3 +396,59 @@ def test_the_key_never_reaches_a_host_discovery_names_outside_the_allow_list(wor
     assert trap.received == ["Bearer probe"]
     shown = [line for line in run.everything.splitlines() if not line.startswith("::add-mask::")]
     assert world.token not in "\n".join(shown)
+
+
+def test_a_prune_deletion_with_a_lost_answer_is_settled(world: ConnectWorld):
+    world.sandbox.add_fault(Fault(match=r"^DELETE /cells/eu/api/v3/mappings/", drop_response=True))
+    run = run_action(world.inputs(connect_prune="true"))
+    assert run.exit_code == 0, run.stdout
+    assert "it had taken effect" in run.stdout
+    assert [r.method for r in world.writes() if "/mappings/" in r.path] == ["DELETE"]
+    assert set(objects(world)) == {"Account", "Contact"}
+
+
+# -- mode plan, then apply ---------------------------------------------------------------------------
+
+
+def test_export_and_reload_plans_apply_as_planned(world: ConnectWorld, tmp_path: Path):
+    workspace = {"GITHUB_WORKSPACE": str(tmp_path)}
+    planned = run_action(
+        world.inputs("connect-export", connect_config_file="prod.json", mode="plan"), **workspace
+    )
+    assert planned.exit_code == 0, planned.stdout
+    assert not (tmp_path / "prod.json").exists()
+    applied = run_action(
+        world.inputs("connect-export", mode="apply", plan=planned.outputs["plan"]), **workspace
+    )
+    assert applied.exit_code == 0, applied.stdout
+    assert json.loads((tmp_path / "prod.json").read_text()) == json.loads(
+        planned.outputs["connect-config"]
+    )
+    planned = run_action(world.inputs("connect-reload", connect_mappings="Lead", mode="plan"))
+    assert planned.exit_code == 0, planned.stdout
+    assert posts(world, "/actions/reload") == []
+    applied = run_action(world.inputs("connect-reload", mode="apply", plan=planned.outputs["plan"]))
+    assert applied.exit_code == 0, applied.stdout
+    assert len(posts(world, "/actions/reload")) == 1
+
+
+def test_an_export_planned_before_a_mapping_change_is_not_applied(
+    world: ConnectWorld, tmp_path: Path
+):
+    workspace = {"GITHUB_WORKSPACE": str(tmp_path)}
+    planned = run_action(
+        world.inputs("connect-export", connect_config_file="prod.json", mode="plan"), **workspace
+    )
+    world.sandbox.connect.break_mapping(world.production, "Lead", "BAD_CONFIG")  # same config
+    same = run_action(
+        world.inputs("connect-export", mode="apply", plan=planned.outputs["plan"]), **workspace
+    )
+    assert same.exit_code == 0, same.stdout
+    run_action(world.inputs(connect_config_file="", source_app="shop-staging"))
+    (tmp_path / "prod.json").unlink()
+    moved = run_action(
+        world.inputs("connect-export", mode="apply", plan=planned.outputs["plan"]), **workspace
+    )
+    assert moved.exit_code == 1
+    assert "the configuration of shop-prod changed since the plan" in moved.error_lines()[0]
+    assert not (tmp_path / "prod.json").exists()

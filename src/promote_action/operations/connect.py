@@ -202,7 +202,8 @@ class ConnectOperation(ABC):
             "target_apps": [plan.target.app],
             "connect_resource": plan.target.resource_name,
             "source_app": plan.source_app,
-            "connect_config_file": plan.source_file,
+            "connect_config_file": plan.source_file or plan.export_path,
+            "connect_mappings": plan.mappings,
         }
 
     def drift(self, planned: ConnectPlan, fresh: ConnectPlan) -> list[str]:
@@ -631,7 +632,7 @@ class ConnectPromote(ConnectOperation):
                 (m for m in self.connect.connection(ref).mappings if m.object_name == name), None
             )
             if mapping:
-                self.connect.delete_mapping(ref, mapping.id)
+                self._delete(ref, mapping)
                 outcome.changed.append(f"mapping {name} deleted")
         if not self.inputs.wait:
             outcome.status = Status.CREATED
@@ -648,6 +649,14 @@ class ConnectPromote(ConnectOperation):
         outcome.diagnosis = self.diagnose(ref)
         self.check_health(self.target_app, outcome.connection, outcome.diagnosis)
         outcome.status = Status.SUCCEEDED
+
+    def _delete(self, ref: ConnectionRef, mapping: Mapping) -> None:
+        """A deletion whose answer was lost took effect if the mapping is gone."""
+        self.settled_write(
+            lambda: self.connect.delete_mapping(ref, mapping.id),
+            lambda: all(m.id != mapping.id for m in self.connect.connection(ref).mappings),
+            f"the deletion of mapping {mapping.object_name}",
+        )
 
     def _shows_import(self, ref: ConnectionRef, config: dict[str, Any]) -> bool:
         """Whether an import whose answer was lost is visible: being applied, or applied."""
@@ -977,6 +986,13 @@ class ConnectExport(ConnectOperation):
             export_path=path,
             change=committed != export_text(config),
         )
+
+    def drift(self, planned: ConnectPlan, fresh: ConnectPlan) -> list[str]:
+        """The reviewed plan's configuration is what gets written: not if the connection's has
+        moved on since."""
+        if planned.config and fresh.config and digest(planned.config) != digest(fresh.config):
+            return [f"the configuration of {planned.target.app} changed since the plan"]
+        return []
 
     def run(self, plan: ConnectPlan, outcome: ConnectOutcome) -> None:
         assert plan.config is not None
