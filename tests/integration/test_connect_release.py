@@ -64,16 +64,31 @@ def test_a_connection_attached_later_is_seen_before_anything_is_paused(world: Co
 # -- 2. the README's release example, step by step -----------------------------------------------
 
 
-def _example_steps() -> list[dict]:
-    workflow = yaml.safe_load((ROOT / "examples" / "heroku-connect-release.yml").read_text())
-    steps = workflow["jobs"]["release"]["steps"]
-    return [s for s in steps if str(s.get("uses", "")).startswith("your-org/promote-action@")]
+def _example_steps(name: str) -> list[dict]:
+    """The steps of examples/`name` that run this action, in order."""
+    workflow = yaml.safe_load((ROOT / "examples" / name).read_text())
+    (job,) = workflow["jobs"].values()
+    return [
+        s for s in job["steps"] if str(s.get("uses", "")).startswith("your-org/promote-action@")
+    ]
+
+
+def _example_inputs(world: ConnectWorld, step: dict) -> dict[str, str]:
+    """A step's inputs as written, with the secret filled in, the sandbox's URLs added and a
+    short timeout (a broken wait fails here in a minute, not 20)."""
+    inputs = {k: str(v) for k, v in step["with"].items()}
+    assert inputs["heroku-api-key"] == "${{ secrets.HEROKU_API_KEY }}"
+    return inputs | {
+        "heroku-api-key": world.token,
+        "heroku-api-url": world.sandbox.url,
+        "connect-api-url": f"{world.sandbox.url}/connect",
+        "timeout": "60s",
+    }
 
 
 def test_the_connect_release_example_runs_green_in_order(world: ConnectWorld, tmp_path: Path):
     """Pause, promote the code, import the committed mappings (into the paused connection),
-    resume, check: each step as the example writes it, with the sandbox's URLs and a short
-    timeout added (a broken wait fails here in a minute, not 20)."""
+    resume, check: each step as the example writes it (see _example_inputs)."""
     h = world.sandbox.heroku
     pipeline = h.add_pipeline("shop", owner_token=world.token)
     for app in ("shop-staging", "shop-prod"):
@@ -95,14 +110,8 @@ def test_the_connect_release_example_runs_green_in_order(world: ConnectWorld, tm
     assert exported.exit_code == 0, exported.stdout
 
     runs = {}
-    for step in _example_steps():
-        inputs = {k: str(v) for k, v in step["with"].items()}
-        inputs["heroku-api-key"] = world.token
-        inputs |= {
-            "heroku-api-url": world.sandbox.url,
-            "connect-api-url": f"{world.sandbox.url}/connect",
-            "timeout": "60s",
-        }
+    for step in _example_steps("heroku-connect-release.yml"):
+        inputs = _example_inputs(world, step)
         run = run_action(inputs, GITHUB_WORKSPACE=str(tmp_path))
         assert run.exit_code == 0, f"{step['name']}: {run.stdout}{run.stderr}"
         runs[inputs["operation"]] = run
@@ -131,6 +140,20 @@ def test_the_connect_release_example_runs_green_in_order(world: ConnectWorld, tm
     assert current.slug_id == new, "the code was promoted"
     assert "Phone" in objects(world)["Account"]["config"]["fields"]
     assert state(world) in ("IDLE", "POLLING_DB_CHANGES")
+
+
+def test_the_export_example_reports_only_real_mapping_changes(world: ConnectWorld, tmp_path: Path):
+    (step,) = _example_steps("heroku-connect-export.yml")
+    inputs = _example_inputs(world, step)
+    workspace = {"GITHUB_WORKSPACE": str(tmp_path)}
+    assert run_action(inputs, **workspace).outputs["status"] == "succeeded"  # first commit
+    assert run_action(inputs, **workspace).outputs["status"] == "unchanged"  # nightly, no drift
+    world.sandbox.connect.set_mapping_state(world.production, "Lead", "RELOAD_TABLE")
+    assert run_action(inputs, **workspace).outputs["status"] == "unchanged", "state is not config"
+    run_action(world.inputs(), **workspace)  # someone imports staging's mappings
+    drifted = run_action(inputs, **workspace)
+    assert drifted.outputs["status"] == "succeeded"  # the example's next step fails the job
+    assert "Contact" in (tmp_path / "connect" / "mappings.json").read_text()
 
 
 # -- 3. connect-recover ---------------------------------------------------------------------------
