@@ -475,3 +475,11 @@ def test_an_export_planned_before_a_mapping_change_is_not_applied(
     assert moved.exit_code == 1
     assert "the configuration of shop-prod changed since the plan" in moved.error_lines()[0]
     assert not (tmp_path / "prod.json").exists()
+
+
+def test_a_target_without_a_schema_endpoint_is_not_a_failed_plan(world: ConnectWorld):
+    """The schema_url's endpoint is UNVERIFIED: where it answers 404, nothing is concluded."""
+    world.sandbox.add_fault(Fault(match=r"^GET /cells/eu/api/v3/mappings/.*/schema$", status=404))
+    planned = run_action(world.inputs(dry_run="true", strict="true"))
+    assert planned.exit_code == 0, planned.stdout
+    assert "Pre-flight findings" not in planned.summary

@@ -23,7 +23,7 @@ from promote_action.connect.models import (
     Mapping,
     WriteErrors,
 )
-from promote_action.errors import PromoteError
+from promote_action.errors import PromoteError, RemoteError
 from promote_action.http import HttpClient, RetryPolicy
 from promote_action.urls import check_credential_host
 from promote_action.waiting import CancelToken, Deadline
@@ -172,11 +172,17 @@ class ConnectClient:
 
     def mapping_schema(self, ref: ConnectionRef, mapping: Mapping) -> set[str] | None:
         """The Salesforce fields of a mapped object in the connection's org, from the mapping's
-        `schema_url`; None where the API gives none. UNVERIFIED body: `{"fields": [{"name"}]}`."""
+        `schema_url`; None where the API gives none. UNVERIFIED body: `{"fields": [{"name"}]}`,
+        so a 404 or another shape means "not exposed", never a failed plan."""
         if not mapping.schema_url:
             return None
         path = urlsplit(self._resolve(ref, mapping.schema_url)).path
-        body = self._cell(ref).get_json(path)
+        try:
+            body = self._cell(ref).get_json(path)
+        except RemoteError as exc:
+            if exc.status == 404:
+                return None
+            raise
         fields = body.get("fields") if isinstance(body, dict) else None
         if not isinstance(fields, list):
             return None

@@ -290,8 +290,8 @@ class ConnectOperation(ABC):
     def settled_write(
         self, send: Callable[[], None], took_effect: Callable[[], bool], what: str
     ) -> None:
-        """Send an asynchronous Connect action whose repetition is not harmless (pause,
-        resume, import, restart). When its answer is lost, read the connection: if the action
+        """Send a Connect write whose repetition is not harmless (pause, resume, import,
+        restart, a mapping's deletion). When its answer is lost, read the connection: if the action
         shows, it took effect; if not (its effect lags), send it once more. Connect refuses an
         action while another runs (409): on a resend, that refusal is the first one running,
         and the caller's wait for the end state verifies it."""
@@ -312,6 +312,7 @@ class ConnectOperation(ABC):
         write_once(attempt, lambda: True if took_effect() else None)
 
     def state_is(self, ref: ConnectionRef, accept: Callable[[str], bool]) -> Callable[[], bool]:
+        """A `took_effect` for settled_write: the connection's state now shows the action."""
         return lambda: accept(self.connect.connection(ref).state)
 
     # -- waiting ----------------------------------------------------------------------------------
