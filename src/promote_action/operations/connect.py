@@ -1079,16 +1079,18 @@ def write_errors_over_limit(
 ) -> str | None:
     """Why the write errors fail the gate, or None: over the connection's total, or over a
     mapping's own limit."""
+    grouped = errors_by_mapping(errors, mappings)
     if limit.total is not None:
         if errors.count > limit.total:
+            counts = ", ".join(f"{name} {item['count']}" for name, item in grouped.items())
             return (
                 f"{errors.count} write error(s) in the last 24 hours "
-                f"(connect-max-write-errors is {limit.total})"
+                f"(connect-max-write-errors is {limit.total}): {counts}"
             )
         return None
     over = [
         f"{name} {item['count']} (limit {limit.limit_for(name)})"
-        for name, item in errors_by_mapping(errors, mappings).items()
+        for name, item in grouped.items()
         if item["count"] > limit.limit_for(name)
     ]
     if over:
