@@ -127,6 +127,24 @@ REGISTRY: tuple[OperationSpec, ...] = (
         "connect:ConnectCheck",
         _CONNECT | {"connect-max-write-errors"},
     ),
+    OperationSpec(
+        "connect-recover",
+        "recover a Heroku Connect connection or mappings in an error state, and wait until healthy",
+        "connect:ConnectRecover",
+        _CONNECT,
+    ),
+    OperationSpec(
+        "connect-reload",
+        "reload Heroku Connect mappings from Salesforce and wait until they are synced",
+        "connect:ConnectReload",
+        _CONNECT | {"connect-mappings", "wait"},
+    ),
+    OperationSpec(
+        "connect-export",
+        "write a Heroku Connect connection's normalised mapping configuration to a file",
+        "connect:ConnectExport",
+        _CONNECT | {"connect-config-file"},
+    ),
 )
 
 OPERATIONS: dict[str, OperationSpec] = {spec.name: spec for spec in REGISTRY}

@@ -250,7 +250,7 @@ def test_check_counts_only_the_last_24_hours_of_write_errors(world: ConnectWorld
     run = run_action(world.inputs("connect-check"))
     assert run.exit_code == 1
     assert (
-        "1 write error(s) in the last 24 hours (connect-max-write-errors is 0)"
+        "1 write error(s) in the last 24 hours (connect-max-write-errors is 0): Account 1"
         in run.error_lines()[0]
     )
     assert run_action(world.inputs("connect-check", connect_max_write_errors="1")).exit_code == 0

@@ -190,8 +190,15 @@ class Inputs(BaseSettings):
     connect_prune: Annotated[bool, BeforeValidator(v.boolean)] = input_field(
         "connect-prune", False, "connect-promote: delete target mappings absent from the source."
     )
-    connect_max_write_errors: Annotated[int, BeforeValidator(v.write_error_count)] = input_field(
-        "connect-max-write-errors", 0, "connect-check: write errors (last 24 h) tolerated."
+    connect_max_write_errors: Annotated[v.WriteErrorLimit, BeforeValidator(v.write_error_limit)] = (
+        input_field(
+            "connect-max-write-errors",
+            v.WriteErrorLimit(),
+            "connect-check: write errors (last 24 h) tolerated: a number, or Object=N per mapping.",
+        )
+    )
+    connect_mappings: Annotated[list[str], BeforeValidator(v.object_names)] = input_field(
+        "connect-mappings", [], "connect-reload: the mapped objects to reload; empty: all."
     )
 
     github_token: Annotated[SecretStr | None, BeforeValidator(v.api_key)] = input_field(

@@ -7,6 +7,7 @@ raises ValueError saying what is accepted; secrets are never echoed.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, SecretStr
@@ -31,6 +32,8 @@ MAX_DESCRIPTION = 500
 MAX_KINTONE_APPS = 300
 KINTONE_PIN = re.compile(r"^(\d{1,10})(?::(\d{1,10}))?$")
 MODES = ("run", "plan", "apply")
+OBJECT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
+"""A Salesforce object's API name (Account, My_Object__c)."""
 
 
 class AppPin(BaseModel):
@@ -125,11 +128,44 @@ def file_path(value: object) -> str:
     return text
 
 
-def write_error_count(value: object) -> int:
+@dataclass(frozen=True)
+class WriteErrorLimit:
+    """`connect-max-write-errors`: a number for the whole connection, or `Object=N` items for
+    each mapping (mappings not named then tolerate none)."""
+
+    total: int | None = 0
+    per_mapping: tuple[tuple[str, int], ...] = ()
+
+    def limit_for(self, object_name: str) -> int:
+        wanted = object_name.lower()
+        return next((n for name, n in self.per_mapping if name.lower() == wanted), 0)
+
+
+def write_error_limit(value: object) -> WriteErrorLimit:
     text = str(value).strip()
-    if not text.isdigit():
-        raise ValueError("expected a number of write errors (0 or more)")
-    return int(text)
+    if text.isdigit():
+        return WriteErrorLimit(total=int(text))
+    limits: list[tuple[str, int]] = []
+    for item in split_list(text):
+        name, sep, count = (part.strip() for part in item.partition("="))
+        if not sep or not OBJECT_NAME.fullmatch(name) or not count.isdigit():
+            raise ValueError(
+                "expected a number of write errors (0 or more), or Object=N items such as "
+                "'Account=0, Contact=5'"
+            )
+        limits.append((name, int(count)))
+    return WriteErrorLimit(total=None, per_mapping=tuple(limits))
+
+
+def object_names(value: object) -> list[str]:
+    """`connect-mappings`: Salesforce object names, comma- or newline-separated."""
+    names = split_list(value)
+    for name in names:
+        if not OBJECT_NAME.fullmatch(name):
+            raise ValueError(
+                f"'{printable(name)}' is not a Salesforce object name (e.g. Account, Custom__c)"
+            )
+    return names
 
 
 def guest_space(value: object) -> int:
