@@ -305,3 +305,26 @@ def test_canary_must_be_an_app_of_the_target_stage(world: PipelineWorld):
     assert run.exit_code == 2
     assert "input 'canary-apps': 'shop-dev' is not a target of this run" in run.error_lines()[0]
     assert world.promotion_posts() == []
+
+
+def test_a_wave_that_times_out_halts_the_run(four: HerokuWorld):
+    four.sandbox.heroku.set_release_behaviour("shop-prod-us", pending_seconds=600)
+    run = run_action(
+        four.inputs(
+            waves="shop-prod-eu; shop-prod-us; shop-prod-ap, shop-prod-jp",
+            rollback_on_failure="true",
+            timeout="5s",
+        )
+    )
+    assert run.exit_code == 1
+    assert run.outputs["status"] == "timed-out"
+    assert [w["status"] for w in waves_of(run)][1:] == ["timed-out", "not-started"]
+    assert "wave 2 of 3 timed-out; no further wave started" in run.error_lines()[0]
+    for app in MORE:
+        assert release_posts(four, app) == []
+    [rollback] = rollbacks(four, "shop-prod-eu")
+    assert rollback.body["release"] == four.sandbox.heroku.releases("shop-prod-eu")[0].id
+    # Past the deadline the rollback is sent; whether it is seen to the end depends on timing.
+    assert targets_of(run)["shop-prod-eu"]["rollback"].startswith(
+        ("rolled back to v1 (release v3)", "rollback release v3 created, not confirmed")
+    )

@@ -118,15 +118,16 @@ class ReleaseFollower:
 
         try:
             release = write_once(send, created)
-            log.warning(
-                "%s: rolling back to v%s (release v%s)",
-                app.name,
-                plan.current_version,
-                release.version,
-            )
-            final = self.follow(outcome, release)
         except PromoteError as exc:
             return f"rollback to v{plan.current_version} failed: {exc}"
+        log.warning(
+            "%s: rolling back to v%s (release v%s)", app.name, plan.current_version, release.version
+        )
+        try:
+            final = self.follow(outcome, release)
+        except PromoteError as exc:
+            # Sent, but not seen to the end (the deadline): say so rather than "failed".
+            return f"rollback release v{release.version} created, not confirmed: {exc}"
         if final.release.status != "succeeded":
             return f"rollback release v{final.release.version} {final.release.status}"
         outcome.rolled_back = True
