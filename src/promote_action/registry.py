@@ -39,9 +39,11 @@ _HEALTH = frozenset(
         "rollback-on-failure",
     }
 )
+_WAVES = frozenset({"canary-apps", "waves", "health-check-soak"})
 _HEROKU_RELEASES = (
     frozenset({"heroku-api-key", "heroku-api-url", "source-app", "target-apps", "release", "wait"})
     | _HEALTH
+    | _WAVES
 )
 _KINTONE = frozenset(
     {

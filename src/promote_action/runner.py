@@ -34,7 +34,10 @@ log = logging.getLogger("promote_action")
 
 
 def action(inputs: Inputs, services: Services, github: GitHubDelivery | None = None) -> Report:
-    """Run the operation `inputs` name; every failure becomes the report's one-line reason."""
+    """Run the operation `inputs` name; every failure becomes the report's one-line reason.
+    With a GitHub deployment, the operation's progress lines become its statuses."""
+    if github is not None:
+        services = replace(services, on_progress=github.progress)
     try:
         return _plan_gate_apply(inputs, services, github)
     except PromoteError as exc:

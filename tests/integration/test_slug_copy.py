@@ -28,6 +28,7 @@ def test_copies_the_newest_good_slug_to_two_apps_and_reports_each(heroku: Heroku
         "slug-id",
         "source-release-version",
         "environment-url",
+        "waves",
     }
     assert set(run.outputs) == written
     assert written <= set(ACTION["outputs"]), "every output written is declared"

@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from promote_action.errors import UsageError
 from promote_action.inputs import validators as v
-from promote_action.inputs.validators import AppPin
+from promote_action.inputs.validators import AppPin, WaveSpec
 from promote_action.registry import OPERATION_NAMES
 
 SECRET_INPUTS = (
@@ -234,6 +234,19 @@ class Inputs(BaseSettings):
         "rollback-on-failure",
         False,
         "Heroku: roll a target back to its previous release if it fails after being changed.",
+    )
+    health_check_soak: Annotated[float | None, BeforeValidator(v.duration)] = input_field(
+        "health-check-soak",
+        None,
+        "Keep probing a healthy target for this long (e.g. 2m); one failed probe fails it.",
+    )
+    canary_apps: Annotated[list[str], BeforeValidator(v.target_apps)] = input_field(
+        "canary-apps", [], "Heroku: targets released and checked first, as wave 1."
+    )
+    waves: Annotated[WaveSpec | None, BeforeValidator(v.waves)] = input_field(
+        "waves",
+        None,
+        "Heroku: release in waves: cumulative sizes (1, 25%, 100%) or app lists (a; b, c).",
     )
 
     def require(self, *names: str) -> None:

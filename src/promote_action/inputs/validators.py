@@ -34,6 +34,8 @@ KINTONE_PIN = re.compile(r"^(\d{1,10})(?::(\d{1,10}))?$")
 MODES = ("run", "plan", "apply")
 OBJECT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
 """A Salesforce object's API name (Account, My_Object__c)."""
+MAX_WAVES = 20
+WAVE_SIZE = re.compile(r"^(\d{1,3})(%?)$")
 
 
 class AppPin(BaseModel):
@@ -41,6 +43,21 @@ class AppPin(BaseModel):
 
     app: int
     revision: int | None = None
+
+
+class WaveSize(BaseModel):
+    """One cumulative size of the `waves` input: a number of targets, or a percentage."""
+
+    value: int
+    percent: bool
+
+
+class WaveSpec(BaseModel):
+    """The `waves` input: cumulative sizes (`1, 25%, 100%`) or explicit app lists (`a; b, c`).
+    Exactly one of the two is set; which targets they mean is resolved when planning."""
+
+    sizes: list[WaveSize] = []
+    groups: list[list[str]] = []
 
 
 def operation(value: object) -> object:
@@ -184,6 +201,36 @@ def target_apps(value: object) -> list[str]:
     if len(apps) > MAX_TARGETS:
         raise ValueError(f"expected at most {MAX_TARGETS} apps, got {len(apps)}")
     return apps
+
+
+def waves(value: object) -> WaveSpec:
+    """Sizes when every item is a number or a percentage (commas, `;` or newlines between them);
+    otherwise app lists, one wave per `;` or line, apps separated by commas."""
+    if isinstance(value, WaveSpec):
+        return value
+    text = str(value)
+    items = [item.strip() for item in re.split(r"[,;\n]", text) if item.strip()]
+    if not items:
+        raise ValueError("expected sizes such as 1, 25%, 100% or app lists such as a; b, c")
+    sized = [WAVE_SIZE.match(item.replace(" ", "")) for item in items]
+    if all(sized):
+        sizes = [WaveSize(value=int(m.group(1)), percent=bool(m.group(2))) for m in sized if m]
+        for size in sizes:
+            if size.value < 1 or (size.percent and size.value > 100):
+                raise ValueError("expected sizes of at least 1 target and percentages up to 100%")
+        if len(sizes) > MAX_WAVES:
+            raise ValueError(f"expected at most {MAX_WAVES} waves, got {len(sizes)}")
+        return WaveSpec(sizes=sizes)
+    if any(sized):
+        raise ValueError("expected either sizes (1, 25%, 100%) or app lists (a; b, c), not both")
+    parts = [part for part in re.split(r"[;\n]", text) if part.strip(" ,")]
+    groups = [[check_app(app) for app in split_list(part)] for part in parts]
+    apps = [app for group in groups for app in group]
+    if len(set(apps)) != len(apps):
+        raise ValueError("each app may be in one wave only")
+    if len(groups) > MAX_WAVES:
+        raise ValueError(f"expected at most {MAX_WAVES} waves, got {len(groups)}")
+    return WaveSpec(groups=groups)
 
 
 def stage(value: object) -> str:
