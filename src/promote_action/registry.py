@@ -39,9 +39,11 @@ _HEALTH = frozenset(
         "rollback-on-failure",
     }
 )
+_WAVES = frozenset({"canary-apps", "waves", "health-check-soak"})
 _HEROKU_RELEASES = (
     frozenset({"heroku-api-key", "heroku-api-url", "source-app", "target-apps", "release", "wait"})
     | _HEALTH
+    | _WAVES
 )
 _KINTONE = frozenset(
     {
@@ -126,6 +128,24 @@ REGISTRY: tuple[OperationSpec, ...] = (
         "gate on a Heroku Connect connection's health",
         "connect:ConnectCheck",
         _CONNECT | {"connect-max-write-errors"},
+    ),
+    OperationSpec(
+        "connect-recover",
+        "recover a Heroku Connect connection or mappings in an error state, and wait until healthy",
+        "connect:ConnectRecover",
+        _CONNECT,
+    ),
+    OperationSpec(
+        "connect-reload",
+        "reload Heroku Connect mappings from Salesforce and wait until they are synced",
+        "connect:ConnectReload",
+        _CONNECT | {"connect-mappings", "wait"},
+    ),
+    OperationSpec(
+        "connect-export",
+        "write a Heroku Connect connection's normalised mapping configuration to a file",
+        "connect:ConnectExport",
+        _CONNECT | {"connect-config-file"},
     ),
 )
 

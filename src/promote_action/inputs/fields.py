@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from promote_action.errors import UsageError
 from promote_action.inputs import validators as v
-from promote_action.inputs.validators import AppPin
+from promote_action.inputs.validators import AppPin, WaveSpec
 from promote_action.registry import OPERATION_NAMES
 
 SECRET_INPUTS = (
@@ -199,8 +199,15 @@ class Inputs(BaseSettings):
     connect_prune: Annotated[bool, BeforeValidator(v.boolean)] = input_field(
         "connect-prune", False, "connect-promote: delete target mappings absent from the source."
     )
-    connect_max_write_errors: Annotated[int, BeforeValidator(v.write_error_count)] = input_field(
-        "connect-max-write-errors", 0, "connect-check: write errors (last 24 h) tolerated."
+    connect_max_write_errors: Annotated[v.WriteErrorLimit, BeforeValidator(v.write_error_limit)] = (
+        input_field(
+            "connect-max-write-errors",
+            v.WriteErrorLimit(),
+            "connect-check: write errors (last 24 h) tolerated: a number, or Object=N per mapping.",
+        )
+    )
+    connect_mappings: Annotated[list[str], BeforeValidator(v.object_names)] = input_field(
+        "connect-mappings", [], "connect-reload: the mapped objects to reload; empty: all."
     )
 
     github_token: Annotated[SecretStr | None, BeforeValidator(v.api_key)] = input_field(
@@ -238,6 +245,19 @@ class Inputs(BaseSettings):
         "rollback-on-failure",
         False,
         "Heroku: roll a target back to its previous release if it fails after being changed.",
+    )
+    health_check_soak: Annotated[float | None, BeforeValidator(v.duration)] = input_field(
+        "health-check-soak",
+        None,
+        "Keep probing a healthy target for this long (e.g. 2m); one failed probe fails it.",
+    )
+    canary_apps: Annotated[list[str], BeforeValidator(v.target_apps)] = input_field(
+        "canary-apps", [], "Heroku: targets released and checked first, as wave 1."
+    )
+    waves: Annotated[WaveSpec | None, BeforeValidator(v.waves)] = input_field(
+        "waves",
+        None,
+        "Heroku: release in waves: cumulative sizes (1, 25%, 100%) or app lists (a; b, c).",
     )
 
     def require(self, *names: str) -> None:

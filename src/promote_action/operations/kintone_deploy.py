@@ -475,7 +475,7 @@ def render(
                 str(app.live_revision),
                 str(app.preview_revision) if app.change else "—",
                 str(after) if after is not None else "—",
-                status_cell(str(result["status"])),
+                status_cell(Status(str(result["status"]))),
             ]
         )
     table = md.table(["App", "Name", "Live before", "Deploying", "Live after", "Status"], rows)

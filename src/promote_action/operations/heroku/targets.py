@@ -61,6 +61,11 @@ class TargetOutcome:
     """The release a successful rollback created: what the app runs now."""
 
     @property
+    def rolled_back(self) -> bool:
+        """The rollback succeeded: the target runs its previous release again."""
+        return self.rollback_release is not None
+
+    @property
     def duration(self) -> float | None:
         if self.started is None:
             return None
