@@ -25,7 +25,8 @@ def test_the_readme_commands_run_every_operation_against_the_sandbox(tmp_path: P
     operations = set(re.findall(r"--operation ([a-z-]+)", commands))
     assert operations == {
         "slug-copy", "pipeline-promote", "kintone-deploy",
-        "connect-check", "connect-promote", "connect-pause", "connect-resume",
+        "connect-check", "connect-promote", "connect-export", "connect-reload",
+        "connect-recover", "connect-pause", "connect-resume",
     }  # fmt: skip
     script = tmp_path / "try.sh"
     # Stop at the first failing command, and never leave the sandbox running.
@@ -42,11 +43,14 @@ def test_the_readme_commands_run_every_operation_against_the_sandbox(tmp_path: P
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     statuses = re.findall(r"^status: (.*)$", done.stdout, re.M)
     # slug-copy dry run and run; pipeline-promote apply (the plan run printed only its plan);
-    # kintone-deploy; connect-check; connect-promote dry run and run; connect-pause.
+    # kintone-deploy; connect-check; connect-promote dry run and run; connect-export,
+    # connect-reload, connect-recover (a healthy connection is left alone), connect-pause.
     assert statuses == [
         "dry-run", "succeeded", "succeeded", "succeeded",
-        "succeeded", "dry-run", "succeeded", "succeeded",
+        "succeeded", "dry-run", "succeeded", "succeeded", "succeeded", "unchanged", "succeeded",
     ], done.stdout  # fmt: skip
+    exported = json.loads((tmp_path / "production-mappings.json").read_text())
+    assert {m["object_name"] for m in exported["mappings"]} == {"Account", "Contact"}
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert plan["operation"] == "pipeline-promote"
     resumed = json.loads(done.stdout[done.stdout.rindex("\n{\n") :])
