@@ -83,14 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
             # `--dry-run` alone means true; `--dry-run false` still works, as in a workflow.
             parser.add_argument(
                 flag, dest=name, default="", nargs="?", const="true", metavar="BOOL",
-                help=info.description,
+                help=info.description.replace("%", "%%"),
             )  # fmt: skip
             parser.add_argument(
                 "--no-" + flag[2:], dest=name, action="store_const", const="false",
                 help=argparse.SUPPRESS,
             )  # fmt: skip
         else:
-            parser.add_argument(flag, dest=name, default="", metavar="VALUE", help=info.description)
+            parser.add_argument(
+                flag,
+                dest=name,
+                default="",
+                metavar="VALUE",
+                help=info.description.replace("%", "%%"),
+            )
     return parser
 
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,10 +39,18 @@ def test_the_readme_commands_run_every_operation_against_the_sandbox(tmp_path: P
         "HOME": str(tmp_path),
         "LANG": "C.UTF-8",
     }
-    done = subprocess.run(
-        ["bash", str(script)], cwd=tmp_path, env=env,
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
+    # Its own session: on a timeout the sandbox and any hung command go with the script.
+    with subprocess.Popen(
+        ["bash", str(script)], cwd=tmp_path, env=env, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as process:  # fmt: skip
+        try:
+            stdout, stderr = process.communicate(timeout=300)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+            pytest.fail(f"the commands did not finish:\n{stdout[-3000:]}\n{stderr[-3000:]}")
+    done = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     statuses = re.findall(r"^status: (.*)$", done.stdout, re.M)
     # slug-copy dry run and run; pipeline-promote apply (the plan run printed only its plan);

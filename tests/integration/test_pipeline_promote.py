@@ -295,11 +295,13 @@ def test_no_secret_leaks(world: PipelineWorld):
 
 def test_the_promotion_wait_reports_progress(world: PipelineWorld, monkeypatch):
     monkeypatch.setattr("promote_action.waiting.PROGRESS_EVERY", 0.0)  # a line at every poll
-    world.sandbox.heroku.set_promotion_behaviour(pending_seconds=1.0)
+    # Targets are polled every second from 1 s on: the 2 s poll still sees them pending.
+    world.sandbox.heroku.set_promotion_behaviour(pending_seconds=2.5)
     run = run_action(world.inputs())
     assert run.exit_code == 0, run.stdout
     lines = run.stdout.splitlines()
     assert "waiting for the promotion's targets" in lines
     assert any(
-        line.startswith("still waiting for the promotion's targets (pending, ") for line in lines
+        line.startswith("still waiting for the promotion's targets (0 of 2 releases created, ")
+        for line in lines
     ), run.stdout

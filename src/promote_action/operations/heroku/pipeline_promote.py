@@ -564,6 +564,7 @@ class PromotionTracker:
                 cancel=services.cancel,
                 schedule=PROMOTION_SCHEDULE,
                 settle_first=True,
+                state=self._releases_created,
             )
         except PromoteError as exc:
             self._error = exc
@@ -571,6 +572,12 @@ class PromotionTracker:
             with self._changed:
                 self._discovering = False
                 self._changed.notify_all()
+
+    def _releases_created(self) -> str:
+        """Progress of the promotion, for "still waiting" lines."""
+        with self._changed:
+            known = sum(1 for s in self._states.values() if _has_release_or_ended(s))
+            return f"{known} of {len(self._states)} releases created"
 
     def _refresh(self, *, max_age: float) -> None:
         """Read every target's state, unless another thread did so within `max_age` s."""
