@@ -79,24 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="log every request (no secrets)")
     for name, info in Inputs.model_fields.items():
         flag = "--" + name.replace("_", "-")
+        text = (info.description or "").replace("%", "%%")  # argparse formats help with %
         if _is_yes_no(info.annotation):
             # `--dry-run` alone means true; `--dry-run false` still works, as in a workflow.
             parser.add_argument(
-                flag, dest=name, default="", nargs="?", const="true", metavar="BOOL",
-                help=info.description.replace("%", "%%"),
+                flag, dest=name, default="", nargs="?", const="true", metavar="BOOL", help=text,
             )  # fmt: skip
             parser.add_argument(
                 "--no-" + flag[2:], dest=name, action="store_const", const="false",
                 help=argparse.SUPPRESS,
             )  # fmt: skip
         else:
-            parser.add_argument(
-                flag,
-                dest=name,
-                default="",
-                metavar="VALUE",
-                help=info.description.replace("%", "%%"),
-            )
+            parser.add_argument(flag, dest=name, default="", metavar="VALUE", help=text)
     return parser
 
 
