@@ -132,6 +132,13 @@ def write_error_count(value: object) -> int:
     return int(text)
 
 
+def kintone_app(value: object) -> int:
+    text = str(value).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError("expected an app id (a positive number)")
+    return int(text)
+
+
 def guest_space(value: object) -> int:
     text = str(value).strip()
     if not text.isdigit() or int(text) < 1:
