@@ -184,7 +184,7 @@ def test_removing_a_field_is_refused_unless_allowed(promote: PromoteWorld):
 
     assert allowed.exit_code == 0, allowed.stdout
     [delete] = [r for r in promote.sandbox.writes() if r.method == "DELETE"]
-    # After the general settings, added and changed fields (revisions 6 to 8): the deletion.
+    # Pinned to the revision the general settings, added and changed fields left (6 -> 9).
     assert delete.body == {"fields": ["Legacy"], "app": target, "revision": 9}
     assert "Legacy" not in k.app(target).live["form/fields"]["properties"]
 
@@ -257,7 +257,9 @@ def test_apply_refuses_a_target_that_changed_after_the_plan(promote: PromoteWorl
 
     assert run.exit_code == 1
     assert run.outputs["status"] == "drifted"
-    assert f"app {promote.targets[0]}: settings are now at revision 6 (planned at 5)" in plain(run.summary)
+    assert f"app {promote.targets[0]}: settings are now at revision 6 (planned at 5)" in plain(
+        run.summary
+    )
 
 
 def test_a_failed_deploy_reverts_the_written_previews(promote: PromoteWorld):
