@@ -135,8 +135,11 @@ def test_export_writes_a_deterministic_snapshot_that_promote_ships(
     for name in ("fields.json", "views.json", "customize.json", "layout.json", "process.json"):
         text = (directory / name).read_text()
         assert text == (tmp_path / "kintone/twin" / name).read_text(), "equal apps, equal files"
-        assert text.endswith("}\n") and '\n  "' in text
-        assert '"revision"' not in text and '"fileKey"' not in text and '"id"' not in text
+        assert text.endswith("}\n")
+        assert '\n  "' in text
+        assert '"revision"' not in text
+        assert '"fileKey"' not in text
+        assert '"id"' not in text
     assert exports[0] == exports[1]
 
     again = run_action(

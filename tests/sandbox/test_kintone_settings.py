@@ -226,7 +226,8 @@ def test_views_keep_their_ids_and_a_file_is_stored_under_a_key_of_the_app(
     kintone.put("/k/v1/preview/app/customize.json", json=customize).raise_for_status()
     stored = kintone.get("/k/v1/preview/app/customize.json", params={"app": 1}).json()
     [entry] = stored["desktop"]["css"]
-    assert entry["file"]["name"] == "a.css" and entry["file"]["size"] == "3"
+    assert entry["file"]["name"] == "a.css"
+    assert entry["file"]["size"] == "3"
     assert entry["file"]["fileKey"] != temporary
     download = kintone.get("/k/v1/file.json", params={"fileKey": entry["file"]["fileKey"]})
     assert (download.content, download.headers["Content-Type"]) == (b"p{}", "text/css")

@@ -383,7 +383,8 @@ def test_settings_writes_uploads_and_deploy(sandbox: Sandbox, kworld, tmp_path: 
     assert result["file"] == "console.log('orders');\n"
     assert result["acl"][0]["entity"] == {"type": "USER", "code": "admin"}
     app = sandbox.kintone.app(1)
-    assert app.live == app.preview and app.live_revision == 13
+    assert app.live == app.preview
+    assert app.live_revision == 13
     writes = [(r.method, r.path) for r in sandbox.writes()]
     assert writes[:4] == [
         ("POST", "/k/v1/preview/app/form/fields.json"),
