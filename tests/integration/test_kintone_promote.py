@@ -357,3 +357,63 @@ def test_bad_inputs_are_usage_errors_before_any_request(promote: PromoteWorld, t
     assert missing.exit_code == 2
     assert "kintone-source-snapshot" in missing.error_lines()[0]
     assert promote.sandbox.requests == [] or promote.sandbox.writes() == []
+
+
+def test_a_write_whose_answer_is_lost_is_settled_by_the_revision(promote: PromoteWorld):
+    target = promote.targets[0]
+    promote.sandbox.add_fault(
+        Fault(match=r"PUT /k/v1/preview/app/views\.json", drop_response=True, times=1)
+    )
+
+    run = run_action(promote.inputs(kintone_apps=target))
+
+    assert run.exit_code == 0, run.stdout
+    views_puts = [
+        r for r in promote.sandbox.requests if r.path.endswith("/views.json") and r.is_write
+    ]
+    assert len(views_puts) == 1, "it took effect, so it was not sent again"
+    assert "checking whether it took effect" in run.stdout
+    assert portable(promote.sandbox, target) == portable(promote.sandbox, promote.source)
+
+
+def test_app_permissions_only_when_asked(promote: PromoteWorld, tmp_path: Path):
+    def export(**overrides: str):
+        return run_action(
+            promote.inputs(
+                operation="kintone-export",
+                kintone_apps=promote.source,
+                kintone_source_app="<unset>",
+                kintone_snapshot_path="snap",
+                **overrides,
+            ),
+            GITHUB_WORKSPACE=str(tmp_path),
+        )
+
+    planned = export(kintone_app_permissions="true", mode="plan")
+    assert planned.outputs["status"] == "planned"
+    assert not (tmp_path / "snap").exists(), "mode plan writes nothing"
+    assert "acl.json" in json.loads(planned.outputs["result"])["changed"]
+
+    assert export(kintone_app_permissions="true").exit_code == 0
+    rights = json.loads((tmp_path / "snap/acl.json").read_text())["rights"]
+    assert rights[0]["entity"] == {"code": None, "type": "CREATOR"}
+
+    without = export()
+    assert json.loads(without.outputs["result"])["changed"] == ["acl.json"]
+    assert not (tmp_path / "snap/acl.json").exists(), "a stale section is removed"
+
+    custom = [{"entity": {"type": "USER", "code": "deployer"}, "appEditable": True}]
+    (tmp_path / "snap/acl.json").write_text(json.dumps({"rights": custom}))
+    run = run_action(
+        promote.inputs(
+            kintone_source_app="<unset>",
+            kintone_source_snapshot="snap",
+            kintone_app_permissions="true",
+        ),
+        GITHUB_WORKSPACE=str(tmp_path),
+    )
+    assert run.exit_code == 0, run.stdout
+    acl_puts = [r for r in promote.sandbox.writes() if r.path.endswith("/acl.json")]
+    assert [r.body["rights"] for r in acl_puts] == [custom, custom]
+    for app in promote.targets:
+        assert promote.sandbox.kintone.app(app).live["acl"] == {"rights": custom}

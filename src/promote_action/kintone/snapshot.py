@@ -92,27 +92,32 @@ class Snapshot:
             h.update(f"{path}\0{hashlib.sha256(data).hexdigest()}\n".encode())
         return "sha256:" + h.hexdigest()
 
-    def write(self, directory: Path) -> list[str]:
-        """Write the snapshot into `directory`; returns the paths created, changed or removed.
-        Only files a snapshot may contain are removed (a stale section, an unreferenced file)."""
+    def changes_to(self, directory: Path) -> tuple[list[str], list[str]]:
+        """The files writing into `directory` creates or changes, and those it removes: only
+        files a snapshot may contain are removed (a stale section, an unreferenced file)."""
         wanted = self.encoded()
-        changed = []
-        for relative, data in wanted.items():
-            path = directory / relative
-            if path.is_file() and path.read_bytes() == data:
-                continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-            changed.append(relative)
-        stale = [directory / name for name in SECTION_FILES.values()]
+        writes = [p for p, data in wanted.items() if not _holds(directory / p, data)]
+        present = [directory / name for name in SECTION_FILES.values()]
         if (directory / FILES_DIR).is_dir():
-            stale += sorted((directory / FILES_DIR).iterdir())
-        for path in stale:
-            relative = path.relative_to(directory).as_posix()
-            if relative not in wanted and path.is_file():
-                path.unlink()
-                changed.append(relative)
-        return sorted(changed)
+            present += sorted((directory / FILES_DIR).iterdir())
+        removals = [
+            path.relative_to(directory).as_posix()
+            for path in present
+            if path.is_file() and path.relative_to(directory).as_posix() not in wanted
+        ]
+        return writes, removals
+
+    def write(self, directory: Path) -> list[str]:
+        """Write the snapshot into `directory`; returns the paths created, changed or removed."""
+        writes, removals = self.changes_to(directory)
+        encoded = self.encoded()
+        for relative in writes:
+            path = directory / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(encoded[relative])
+        for relative in removals:
+            (directory / relative).unlink()
+        return sorted(writes + removals)
 
     @classmethod
     def read(cls, directory: Path, *, permissions: bool) -> Snapshot:
@@ -142,6 +147,10 @@ class Snapshot:
                 raise SnapshotError(f"{directory}/{FILES_DIR}/{sha} does not match its hash")
             files[sha] = data
         return cls(sections, files)
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    return path.is_file() and path.read_bytes() == data
 
 
 def _dump(document: Any) -> bytes:

@@ -18,6 +18,7 @@ so preview and production agree again.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -133,7 +134,7 @@ class KintoneExport:
             digest=snapshot.digest,
             permissions=self.inputs.kintone_app_permissions,
             files=list(snapshot.encoded()),
-            changed=_would_change(snapshot, self.directory),
+            changed=sorted(itertools.chain(*snapshot.changes_to(self.directory))),
         )
         log.info(
             "app %s %s: snapshot %s, %d file(s) to write", app, name, plan.digest, len(plan.changed)
@@ -201,17 +202,6 @@ class KintoneExport:
             ),
             failure=None,
         )
-
-
-def _would_change(snapshot: Snapshot, directory: Path) -> list[str]:
-    encoded = snapshot.encoded()
-    changed = [p for p, data in encoded.items() if not _same_file(directory / p, data)]
-    present = [p for p in ("settings.json", "acl.json") if (directory / p).is_file()]
-    return sorted(changed + [p for p in present if p not in encoded])
-
-
-def _same_file(path: Path, data: bytes) -> bool:
-    return path.is_file() and path.read_bytes() == data
 
 
 # -- kintone-promote ------------------------------------------------------------------------------
@@ -468,7 +458,11 @@ class KintonePromote:
             else:
                 self._leftover_note(outcome)
             return
-        self._verify(changing, source, outcome)
+        try:
+            self._verify(changing, source, outcome)
+        except Cancelled:
+            outcome.status = Status.CANCELLED
+            outcome.error = "cancelled after the deploy succeeded, before production was verified"
 
     def _write_target(
         self, target: PromoteTarget, source: Snapshot, outcome: PromoteOutcome
