@@ -46,9 +46,7 @@ def main() -> None:
         }
         script = k.add_file("orders.js", b"console.log('orders');\n" * 200)
         customize = {"desktop": {"js": [{"type": "FILE", "file": {"fileKey": script}}], "css": []}}
-        k.change_preview(
-            source, fields=properties, layout=layout, views=views, customize=customize
-        )
+        k.change_preview(source, fields=properties, layout=layout, views=views, customize=customize)
         k.publish(source)
         targets = [k.add_app(name=f"Orders {n}", managers=["bench"]).id for n in range(TARGETS)]
         k.set_deploy_behaviour(processing_seconds=DEPLOY_SECONDS)

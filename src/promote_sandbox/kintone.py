@@ -696,7 +696,7 @@ class FakeKintone:
         """What every preview settings write checks first, in kintone's order: the body, the
         app, App Management, the lock of a running deploy, then the revision (-1 or none: no
         check). Nothing is changed by a refused write."""
-        body = _json_body(request) if request.body else _query(request.query)
+        body = _params(request)
         app_id = _app_param(body, "app")
         revision = body.get("revision")
         expected = _integer(revision)
@@ -799,7 +799,7 @@ class FakeKintone:
         stored = self._files.get(key)
         if stored is None:
             # UNVERIFIED: the code kintone gives an unknown file key.
-            raise _fail(400, "GAIA_BL01", "The specified file (id: key) not found.")
+            raise _fail(400, "GAIA_BL01", f"The specified file (id: {key}) not found.")
         return Reply(200, (("Content-Type", stored.content_type),), stored.data)
 
     def _saved(self, app: _App, changes: Mapping[str, Mapping[str, Any]]) -> Reply:

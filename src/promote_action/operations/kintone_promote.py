@@ -369,7 +369,7 @@ class KintonePromote:
         return PromoteTarget(
             app=app,
             name=live.name,
-            url=self.target._app_url(app),
+            url=self.target.app_url(app),
             revision=live.revision,
             changes=changes,
             refusals=refusals,
