@@ -471,7 +471,9 @@ class KintonePromote:
         failed, or None."""
         writer = _PreviewWriter(self.kintone, target.app, target.revision)
         try:
-            for method, kind, body in _writes(target.changes, source, self._uploader(source)):
+            for method, kind, body in _writes(
+                target.changes, source, _Uploader(self.kintone, source)
+            ):
                 writer.write(method, kind, body)
         except RemoteError as exc:
             outcome.app_status[target.app] = Status.FAILED
@@ -485,9 +487,6 @@ class KintonePromote:
             if writer.revision != target.revision:
                 outcome.written[target.app] = writer.revision
         return None
-
-    def _uploader(self, source: Snapshot) -> _Uploader:
-        return _Uploader(self.kintone, source)
 
     def _deploy_plan(
         self,
@@ -519,19 +518,36 @@ class KintonePromote:
         )
 
     def _revert(self, plan: PromotePlan, outcome: PromoteOutcome) -> None:
-        """Discard the written previews (deploy with revert) so preview equals production."""
+        """Discard the written previews (deploy with revert) so preview equals production.
+
+        Only apps whose preview is still at the revision we wrote are reverted: the revert is
+        pinned, and one app changed by someone else meanwhile would make kintone refuse it for
+        all of them (and discarding their change is not ours to do)."""
         written = [t for t in plan.targets if t.app in outcome.written]
         if not written:
             outcome.notes.append("nothing had been written: no app was changed")
             return
-        reverted = self.target.apply(self._deploy_plan(plan, written, outcome, revert=True))
-        apps = ", ".join(t.app for t in written)
+        now = read_all(lambda t: self.kintone.preview_settings(t.app).revision, written)
+        moved = [
+            (t, rev) for t, rev in zip(written, now, strict=True) if rev != outcome.written[t.app]
+        ]
+        for target, revision in moved:
+            outcome.notes.append(
+                f"app {target.app}: someone else changed its preview meanwhile (revision "
+                f"{revision}, ours {outcome.written[target.app]}): it was left as it is; review it "
+                "before deploying"
+            )
+        ours = [t for t in written if all(t.app != m.app for m, _ in moved)]
+        if not ours:
+            return
+        reverted = self.target.apply(self._deploy_plan(plan, ours, outcome, revert=True))
+        apps = ", ".join(t.app for t in ours)
         if reverted.status == Status.SUCCEEDED:
             outcome.notes.append(
                 f"the preview settings written to app(s) {apps} were discarded (revert): "
                 "production was not changed"
             )
-            for target in written:
+            for target in ours:
                 if outcome.app_status[target.app] == Status.PENDING:
                     outcome.app_status[target.app] = Status.NOT_STARTED
         else:
@@ -681,7 +697,8 @@ class _PreviewWriter:
 
 
 class _Uploader:
-    """Uploads each customization file once per target, by content hash."""
+    """Uploads a target's customization files from the snapshot, checked against their hash:
+    an upload's key is valid for one settings write, so each target uploads its own."""
 
     def __init__(self, kintone: KintoneClient, source: Snapshot) -> None:
         self.kintone = kintone
