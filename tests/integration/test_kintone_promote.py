@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from pathlib import Path
 
 from kintone_promote_world import (
@@ -417,3 +419,35 @@ def test_app_permissions_only_when_asked(promote: PromoteWorld, tmp_path: Path):
     assert [r.body["rights"] for r in acl_puts] == [custom, custom]
     for app in promote.targets:
         assert promote.sandbox.kintone.app(app).live["acl"] == {"rights": custom}
+
+
+def test_an_app_changed_by_someone_else_mid_promotion_is_left_to_them(promote: PromoteWorld):
+    """Its next write is refused (GAIA_CO03); the other app's writes are reverted, but not the
+    changed app's: a revert pinned to our revision would be refused, and the change is not ours
+    to discard."""
+    sandbox = promote.sandbox
+    sandbox.add_fault(Fault(match=r"PUT /k/v1/preview/app/views\.json", delay_seconds=1, times=1))
+    before = {app: portable(sandbox, app) for app in promote.targets}
+    runs = []
+    thread = threading.Thread(target=lambda: runs.append(run_action(promote.inputs())))
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not (held := [r for r in sandbox.requests_in_flight() if r.path.endswith("views.json")]):
+        assert time.monotonic() < deadline, "the views were never written"
+        time.sleep(0.01)
+    changed = str(held[0].body["app"])
+    sandbox.kintone.change_preview(changed, description="an admin's edit")
+    thread.join()
+    [run] = runs
+
+    assert run.exit_code == 1
+    [other] = [app for app in promote.targets if app != changed]
+    [revert] = promote.deploy_posts()
+    assert revert.body["revert"] is True
+    assert [a["app"] for a in revert.body["apps"]] == [other]
+    assert f"app {changed}: someone else changed its preview meanwhile" in plain(run.summary)
+    assert "GAIA_CO03" in plain(run.summary)
+    assert sandbox.kintone.app(changed).preview["settings"]["description"] == "an admin's edit"
+    assert portable(sandbox, other, "preview") == before[other]
+    for app in promote.targets:
+        assert portable(sandbox, app) == before[app], "production unchanged"

@@ -455,6 +455,11 @@ class KintonePromote:
                 outcome.app_status[target.app] = deployed.status
             if deployed.status != Status.CANCELLED:
                 self._revert(plan, outcome)
+            elif deployed.requested:
+                outcome.notes.append(
+                    "production was not verified against the source: run kintone-promote "
+                    "again to check it (it changes nothing when production equals the source)"
+                )
             else:
                 self._leftover_note(outcome)
             return
