@@ -117,6 +117,8 @@ def test_export_writes_a_deterministic_snapshot_that_promote_ships(
         )
         assert run.exit_code == 0, run.stdout + run.stderr
         assert run.outputs["status"] == "succeeded"
+        assert run.outputs["snapshot-digest"] in run.summary
+        assert len(json.loads(run.outputs["result"])["changed"]) == 7
         exports.append(run.outputs["snapshot-digest"])
     directory = tmp_path / "kintone/orders"
     sha = json.loads((directory / "customize.json").read_text())["desktop"]["js"][1]["file"][
@@ -358,6 +360,9 @@ def test_bad_inputs_are_usage_errors_before_any_request(promote: PromoteWorld, t
     )
     assert missing.exit_code == 2
     assert "kintone-source-snapshot" in missing.error_lines()[0]
+    unknown = run_action(promote.inputs(kintone_source_app="999"))
+    assert unknown.exit_code == 2
+    assert "input 'kintone-source-app': app 999: kintone GAIA_AP01" in unknown.error_lines()[0]
     assert promote.sandbox.requests == [] or promote.sandbox.writes() == []
 
 

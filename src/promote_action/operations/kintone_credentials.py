@@ -42,7 +42,7 @@ def credentials_from(inputs: Inputs) -> Credentials:
     if not given:
         raise UsageError(
             "kintone-api-token",
-            "kintone-deploy needs kintone-api-token, kintone-username with kintone-password, "
+            f"{inputs.operation} needs kintone-api-token, kintone-username with kintone-password, "
             "or kintone-oauth-token",
         )
     if len(given) > 1:

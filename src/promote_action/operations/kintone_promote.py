@@ -115,7 +115,6 @@ class KintoneExport:
         app = str(self.inputs.kintone_apps[0].app)
         client = self.session.kintone
         try:
-            name = client.live_settings(app).name
             snapshot = read_app(
                 client,
                 app,
@@ -126,6 +125,7 @@ class KintoneExport:
         except RemoteError as exc:
             raise _remote_usage(app, exc) or exc from None
         self.snapshot = snapshot
+        name = str(snapshot.sections["settings"].get("name", ""))
         plan = ExportPlan(
             base_url=str(self.inputs.kintone_base_url),
             app=app,
