@@ -190,7 +190,7 @@ class KintoneDeploy:
             preview_revision=preview.revision,
             live_revision=live.revision,
             change=change,
-            url=self._app_url(app),
+            url=self.app_url(app),
             differences=self._differences(app) if change and self.services.mode == "plan" else [],
         )
 
@@ -205,7 +205,7 @@ class KintoneDeploy:
                 found.append(f"{label}: {detail}")
         return found
 
-    def _app_url(self, app: str) -> str:
+    def app_url(self, app: str) -> str:
         space = self.inputs.kintone_guest_space_id
         base = str(self.inputs.kintone_base_url)
         return f"{base}/k/guest/{space}/{app}/" if space else f"{base}/k/{app}/"
