@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from conftest import HerokuWorld
+from promote_sandbox import Fault
 from runner import finish, start_action
 
 
@@ -51,12 +52,19 @@ def test_sigterm_stops_waiting_and_reports_what_changed(heroku: HerokuWorld):
 
 
 def test_a_concurrent_deploy_that_replaces_ours_is_not_reported_green(heroku: HerokuWorld):
-    """`succeeded` alone proves nothing: the target must end up running our slug."""
-    heroku.sandbox.heroku.set_release_behaviour("shop-prod-eu", pending_seconds=0.8)
+    """`succeeded` alone proves nothing: the target must end up running our slug.
+
+    Ours goes live 2 s after its POST; someone else's release, posted right after ours, goes
+    live 2.5 s after its own POST and so replaces ours. Once ours is posted, every read of the
+    target's releases is answered 4 s late, so whatever the action reads next already shows the
+    replacement: no race between the two releases and the action's polls."""
+    heroku.sandbox.heroku.set_release_behaviour("shop-prod-eu", pending_seconds=2)
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         process = start_action(heroku.inputs(target_apps="shop-prod-eu"), tmp)
         wait_for_post(heroku)
+        heroku.sandbox.add_fault(Fault(match=r"^GET /apps/[^/]+/releases", delay_seconds=4))
+        heroku.sandbox.heroku.set_release_behaviour("shop-prod-eu", pending_seconds=2.5)
         someone_else = httpx.post(
             f"{heroku.sandbox.url}/apps/shop-prod-eu/releases",
             json={"slug": heroku.old_slug_id, "description": "hotfix by hand"},
