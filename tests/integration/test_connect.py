@@ -33,11 +33,11 @@ def test_promote_imports_waits_verifies_and_diagnoses(world: ConnectWorld):
     assert set(target) == {"Account", "Contact", "Lead"}, "import never deletes"
     result = json.loads(run.outputs["result"])
     assert result["connection"]["state"] in ("IDLE", "POLLING_DB_CHANGES")
-    assert {m["object"]: m["state"] for m in result["mappings"]} == {
-        "Account": "DATA_SYNCED",
-        "Contact": "DATA_SYNCED",
-        "Lead": "DATA_SYNCED",
-    }
+    states = {m["object"]: m["state"] for m in result["mappings"]}
+    # The added mapping may still be loading its table when the import is seen applied: a
+    # healthy state (OK_MAPPING), reported as seen.
+    assert states.pop("Contact") in ("RELOAD_TABLE", "DATA_SYNCED")
+    assert states == {"Account": "DATA_SYNCED", "Lead": "DATA_SYNCED"}
     assert result["diagnosis"]["errors"] == 0
     imports = [r for r in world.writes() if r.path.endswith("/actions/import")]
     assert len(imports) == 1

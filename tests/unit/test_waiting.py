@@ -8,6 +8,7 @@ import time
 import pytest
 
 from promote_action.errors import Cancelled, WaitTimeout
+from promote_action.operations.connect import CONNECT_DIAGNOSIS_SCHEDULE, CONNECT_SCHEDULE
 from promote_action.waiting import CancelToken, Deadline, PollSchedule, format_duration, wait_for
 
 
@@ -156,3 +157,11 @@ def test_cancellation_wakes_a_sleeping_wait_at_once():
 )
 def test_format_duration(seconds, text):
     assert format_duration(seconds) == text
+
+
+def test_connect_reads_the_import_and_the_diagnosis_every_quarter_second_at_first():
+    """Connect's diagnosis was read at +2, +4, +6 s; an import or a diagnosis finished within a
+    second or two is now seen within 0.25 s."""
+    for schedule, dense_for in ((CONNECT_SCHEDULE, 2.0), (CONNECT_DIAGNOSIS_SCHEDULE, 3.0)):
+        assert polls_within(schedule, dense_for) == round(dense_for / 0.25)
+    assert polls_within(CONNECT_SCHEDULE, 60) <= 20, "then it backs off: a small API budget"
