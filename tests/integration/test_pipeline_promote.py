@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -288,3 +289,52 @@ def test_no_secret_leaks(world: PipelineWorld):
     for secret in [world.token, *streams, *(u.rsplit("/", 1)[1] for u in streams)]:
         assert secret not in visible
         assert secret not in world.sandbox.request_log_text()
+
+
+def release_reads(world: PipelineWorld) -> list:
+    """Reads of one release by id, after the promotion was created."""
+    [post] = world.promotion_posts()
+    after = world.sandbox.requests[world.sandbox.requests.index(post) :]
+    return [
+        r for r in after if r.method == "GET" and re.fullmatch(r"/apps/[^/]+/releases/.+", r.path)
+    ]
+
+
+def latest_releases_reads(world: PipelineWorld) -> list:
+    path = f"/pipelines/{world.pipeline_id}/latest-releases"
+    return [r for r in world.sandbox.requests if r.path == path]
+
+
+def test_new_releases_are_read_with_one_request_for_the_whole_pipeline(world: PipelineWorld):
+    """The promotion's targets name each new release; the releases themselves (with their
+    release-phase log URL) come from the pipeline's latest releases, one request for all
+    targets, instead of one read per target."""
+    run = run_action(world.inputs())
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert len(latest_releases_reads(world)) == 1
+    assert release_reads(world) == []
+    released = {t["app"]: t["release_version"] for t in targets_of(run).values()}
+    assert released == {"shop-prod-eu": 2, "shop-prod-us": 2}
+    assert json.loads(run.outputs["release-version"]) == released
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(match="latest-releases", status=404, error_id="not_found", message="Not found."),
+        Fault(match="latest-releases", status=200, message="not a list of releases"),
+    ],
+    ids=["missing", "another shape"],
+)
+def test_without_usable_latest_releases_each_target_release_is_read(
+    world: PipelineWorld, fault: Fault
+):
+    """A server that lacks the list, or answers it in another shape (its item shape is
+    UNVERIFIED), costs one read per target and changes nothing else."""
+    world.sandbox.add_fault(fault)
+    run = run_action(world.inputs())
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert run.outputs["status"] == "succeeded"
+    assert len(latest_releases_reads(world)) == 1, "a failed list is not asked again"
+    reads = {r.path.split("/")[2] for r in release_reads(world)}
+    assert reads == {world.app_id("shop-prod-eu"), world.app_id("shop-prod-us")}
