@@ -34,7 +34,11 @@ from promote_action.heroku.models import App, Coupling, Release
 from promote_action.inputs import Inputs
 from promote_action.inputs.parsers import UUID
 from promote_action.operations.base import Services, read_all, write_once
-from promote_action.operations.heroku.follower import ReleaseFollower, run_per_target
+from promote_action.operations.heroku.follower import (
+    LatestReleases,
+    ReleaseFollower,
+    run_per_target,
+)
 from promote_action.operations.heroku.planning import (
     connect,
     no_slug,
@@ -80,6 +84,9 @@ PROMOTION_SCHEDULE = PollSchedule(first_delay=0.25, dense_for=4.0, min_interval=
 releases and a release without a release phase is live soon after, so the targets are read
 every 0.25 s for 4 s (16 requests for the whole promotion), then every second, growing with the
 wait."""
+LATEST_MAX_AGE = 0.1
+"""Workers of targets whose releases appeared together poll in step: a read of the pipeline's
+latest releases this recent answers them all."""
 
 
 class PipelineRef(BaseModel):
@@ -343,7 +350,7 @@ class PipelinePromote:
             for outcome in outcomes:
                 outcome.status = Status.CREATED if outcome.plan.change else Status.UNCHANGED
             return PromotionOutcome(tracker.promotion_id, outcomes)
-        follower = ReleaseFollower(self.heroku, self.services, self.inputs)
+        follower = ReleaseFollower(self.heroku, self.services, self.inputs, latest=tracker.latest)
 
         def follow_target(outcome: TargetOutcome) -> None:
             app = outcome.plan.app
@@ -378,7 +385,8 @@ class PipelinePromote:
                 targets=target_ids,
             )
             log.info("promotion %s created", promotion.id)
-            tracker = PromotionTracker(self.heroku, promotion.id, plan.pipeline.id, target_ids)
+            latest = LatestReleases(self.heroku, plan.pipeline.id, max_age=LATEST_MAX_AGE)
+            tracker = PromotionTracker(self.heroku, promotion.id, target_ids, latest)
             if self.inputs.wait:
                 tracker.start(self.services)
             return tracker
@@ -468,6 +476,7 @@ class TargetState:
 
 class TargetTracker(Protocol):
     promotion_id: str | None
+    latest: LatestReleases | None
 
     def wait_for_release(self, app_id: str, services: Services) -> TargetState: ...
 
@@ -486,12 +495,15 @@ class PromotionTracker:
     """
 
     def __init__(
-        self, heroku: HerokuClient, promotion_id: str, pipeline_id: str, target_ids: list[str]
+        self,
+        heroku: HerokuClient,
+        promotion_id: str,
+        target_ids: list[str],
+        latest: LatestReleases,
     ) -> None:
         self.heroku = heroku
         self.promotion_id: str | None = promotion_id
-        self.pipeline_id = pipeline_id
-        self._latest_releases_work = True
+        self.latest: LatestReleases | None = latest
         self._states = {app_id: TargetState() for app_id in target_ids}
         self._changed = threading.Condition()
         self._poll_lock = threading.Lock()
@@ -556,18 +568,14 @@ class PromotionTracker:
             self._changed.notify_all()
 
     def _latest_releases(self, wanted: dict[str, str]) -> dict[str, Release]:
-        """The releases `wanted` (app id -> release id), read in one request for the whole
-        pipeline. A target whose item is missing or is another release is read on its own by
-        its worker; a server without this list is not asked again."""
-        if not wanted or not self._latest_releases_work:
+        """The releases `wanted` (app id -> release id), read afresh in one request for the
+        whole pipeline; a target whose item is missing or is another release is read on its
+        own by its worker."""
+        if not wanted or self.latest is None:
             return {}
-        try:
-            latest = self.heroku.pipeline_latest_releases(self.pipeline_id)
-        except RemoteError as exc:
-            log.debug("latest releases of the pipeline not available (%s)", exc.code)
-            self._latest_releases_work = False
-            return {}
-        return {r.app.id: r for r in latest if r.app and r.app.id and wanted.get(r.app.id) == r.id}
+        self.latest.refresh()
+        found = {app_id: self.latest.newest(app_id) for app_id in wanted}
+        return {a: r for a, r in found.items() if r is not None and r.id == wanted[a]}
 
     def wait_for_release(self, app_id: str, services: Services) -> TargetState:
         with self._changed:
@@ -611,6 +619,7 @@ class KnownReleases:
     found on the targets: those releases are followed directly."""
 
     promotion_id: str | None = None
+    latest: LatestReleases | None = None
 
     def __init__(self, releases: dict[str, str]) -> None:
         self._releases = releases
