@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from conftest import HerokuWorld
+from promote_sandbox import Fault
 from runner import base_env, finish, parse_github_output, runner_env, start_action
 
 
@@ -57,6 +58,9 @@ def test_a_concurrent_deploy_that_replaces_ours_is_not_reported_green(heroku: He
         tmp = Path(name)
         process = start_action(heroku.inputs(target_apps="shop-prod-eu"), tmp)
         wait_for_post(heroku)
+        # Our status reads are answered 1.5 s late, when both releases have settled: the
+        # action polls every 0.25 s and could otherwise look between the two.
+        heroku.sandbox.add_fault(Fault(match=r"^GET /apps/[^/]+/releases$", delay_seconds=1.5))
         someone_else = httpx.post(
             f"{heroku.sandbox.url}/apps/shop-prod-eu/releases",
             json={"slug": heroku.old_slug_id, "description": "hotfix by hand"},
