@@ -73,6 +73,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/slug_copy.py
 	$(BIN)/python benchmarks/pipeline_promote.py --long
 	$(BIN)/python benchmarks/kintone_deploy.py
+	$(BIN)/python benchmarks/kintone_promote.py
 	$(BIN)/python benchmarks/connect_promote.py
 	$(BIN)/python benchmarks/startup.py
 

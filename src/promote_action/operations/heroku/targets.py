@@ -57,6 +57,8 @@ class TargetOutcome:
     """What the health check saw, when one ran."""
     rollback: str | None = None
     """What the rollback did, when one was needed."""
+    rolled_back: bool = False
+    """The rollback succeeded: the target runs its previous release again."""
 
     @property
     def duration(self) -> float | None:
