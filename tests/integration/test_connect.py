@@ -311,3 +311,16 @@ def test_a_pause_planned_while_paused_is_not_applied_to_a_running_connection(wor
     applied = run_action(world.inputs("connect-pause", mode="apply", plan=planned.outputs["plan"]))
     assert applied.exit_code == 1
     assert "is now IDLE (the plan was made when it was PAUSED)" in applied.error_lines()[0]
+
+
+def test_a_mapping_broken_before_the_import_fails_the_run_once_the_import_is_applied(
+    world: ConnectWorld,
+):
+    """The import's state is read every 0.25 s, sooner than Connect shows the import: a mapping
+    that was already in error is reported as the import's failure only once the import is
+    applied, so the message is true and production holds what was imported."""
+    world.sandbox.connect.break_mapping(world.production, "Lead", "BAD_CONFIG")
+    run = run_action(world.inputs())
+    assert run.exit_code == 1
+    assert "mappings in error after the import: Lead BAD_CONFIG" in run.error_lines()[0]
+    assert "Phone" in objects(world)["Account"]["config"]["fields"], "the import was applied"

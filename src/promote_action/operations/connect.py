@@ -696,6 +696,10 @@ class ConnectPromote(ConnectOperation):
             mappings = {m.object_name.lower(): m for m in connection.mappings}
             broken = _in_error(mappings.values())
             if broken:
+                # Read every 0.25 s at first, the connection may not show the import yet: a
+                # mapping already broken before it is only the import's failure once applied.
+                if not _contains(self.connect.export(ref), config):
+                    return None
                 raise PromoteError(f"mappings in error after the import: {broken}")
             if any(k not in mappings for k in wanted):
                 return None
