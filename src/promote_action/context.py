@@ -13,7 +13,8 @@ class RunContext:
     sha: str | None = None
     server_url: str = "https://github.com"
     workspace: str | None = None
-    """GITHUB_WORKSPACE: where workspace-relative paths (a Connect export file) resolve."""
+    """GITHUB_WORKSPACE: where files the action reads or writes live (None: the working
+    directory)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> RunContext:

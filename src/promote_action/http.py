@@ -125,11 +125,13 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         safe: bool | None = None,
         ok_statuses: frozenset[int] = frozenset(),
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> httpx.Response:
         """Send a request and return a 2xx response (or one listed in `ok_statuses`).
 
         `safe` marks a request that may be repeated freely; it defaults to the method being a
-        read. An unsafe request is repeated only when the server certainly did not act on it
+        read; `files` sends a multipart/form-data upload instead of JSON. An unsafe request is
+        repeated only when the server certainly did not act on it
         (connection refused, a rejection such as 429); any other failure after sending raises
         AmbiguousWriteError so the caller re-reads state instead of writing twice.
         """
@@ -140,7 +142,9 @@ class HttpClient:
             self._pace()
             self.cancel.raise_if_cancelled()
             try:
-                response = self._send(method, path, json=json, params=params, headers=headers)
+                response = self._send(
+                    method, path, json=json, params=params, headers=headers, files=files
+                )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Nothing reached the server: repeating is safe even for a write.
                 self._retry_or_raise(attempt, None, label, f"cannot connect ({type(exc).__name__})")
@@ -206,13 +210,19 @@ class HttpClient:
         json: Any,
         params: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> httpx.Response:
         request_headers = dict(self._headers_for(path))
         request_headers.update(headers or {})
         with self._lock:
             self.requests_sent += 1
         response = self._client.request(
-            method, self._absolute(path), json=json, params=params, headers=request_headers
+            method,
+            self._absolute(path),
+            json=json,
+            params=params,
+            headers=request_headers,
+            files=files,
         )
         log.debug("%s %s -> %s", method, self._describe(path), response.status_code)
         self._observe(response)

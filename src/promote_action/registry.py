@@ -104,6 +104,29 @@ REGISTRY: tuple[OperationSpec, ...] = (
         _KINTONE | {"kintone-revert", "wait"},
     ),
     OperationSpec(
+        "kintone-export",
+        "write a kintone app's settings as a normalised snapshot directory, to commit and diff",
+        "kintone_promote:KintoneExport",
+        _KINTONE | {"kintone-snapshot-path", "kintone-app-permissions"},
+    ),
+    OperationSpec(
+        "kintone-promote",
+        "ship an app's (or a snapshot's) settings to production apps: reviewed diff, deployed, "
+        "verified",
+        "kintone_promote:KintonePromote",
+        _KINTONE
+        | {
+            "kintone-source-app",
+            "kintone-source-base-url",
+            "kintone-source-api-token",
+            "kintone-source-username",
+            "kintone-source-password",
+            "kintone-source-snapshot",
+            "kintone-allow-field-deletion",
+            "kintone-app-permissions",
+        },
+    ),
+    OperationSpec(
         "connect-promote",
         "import a Heroku Connect mapping configuration from an app or a file",
         "connect:ConnectPromote",

@@ -8,6 +8,7 @@ command.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -68,22 +69,40 @@ class Deadline:
 
 @dataclass(frozen=True)
 class PollSchedule:
-    """How long to wait before each poll, given how long we have been waiting.
+    """When to poll, as times since the start of the wait: anchored on the clock, so the time
+    a probe takes never shifts the polls after it.
 
-    The first polls come quickly (`first_delay`, doubling up to `min_interval`) because most
-    waits are short. After that the interval is a `fraction` of the time already waited, up to
-    `max_interval`: completion is always noticed within `fraction` of the wait (or
-    `min_interval`), while a long wait costs few requests.
+    Dense first: every `first_delay` seconds for the first `dense_for` seconds, because most
+    waits are short (a Heroku release without a release phase settles within a second or two)
+    and a poll every quarter second notices them at once. Then each poll comes a `fraction` of
+    the time already waited after the previous one (at least `min_interval`, at most
+    `max_interval`): a long wait costs few requests (15 in the first minute by default, then
+    two a minute), and completion is noticed within `fraction` of the wait. `first_delay` 0
+    means no dense phase.
     """
 
     first_delay: float = 0.25
+    dense_for: float = 2.0
+    fraction: float = 0.6
     min_interval: float = 1.0
-    fraction: float = 0.1
     max_interval: float = 30.0
 
-    def next_delay(self, waited: float, polls: int) -> float:
-        ramp = min(self.min_interval, self.first_delay * 2.0**polls)
-        return min(self.max_interval, max(ramp, waited * self.fraction))
+    def __post_init__(self) -> None:
+        if self.min_interval <= 0 or self.max_interval < self.min_interval:
+            raise ValueError("a poll schedule needs 0 < min_interval <= max_interval")
+
+    def next_poll(self, after: float) -> float:
+        """The time of the first poll due strictly after `after` seconds of waiting."""
+        dense_end = 0.0
+        if self.first_delay > 0:
+            slots = math.floor(self.dense_for / self.first_delay + 1e-9)
+            dense_end = slots * self.first_delay
+            if after < dense_end:
+                return (math.floor(after / self.first_delay + 1e-9) + 1) * self.first_delay
+        due = dense_end
+        while due <= after:
+            due += min(self.max_interval, max(self.min_interval, due * self.fraction))
+        return due
 
 
 HEROKU_SCHEDULE = PollSchedule()
@@ -105,8 +124,10 @@ def wait_for(
     """Call `probe` until it returns a value; raise WaitTimeout or Cancelled otherwise.
 
     `settle_first` skips the immediate probe when the caller has just started the change and
-    knows it cannot be finished yet (saves a request per wait). The probe runs once more at
-    the deadline, so a state reached just before it is not reported as a timeout.
+    knows it cannot be finished yet (saves a request per wait). Each probe runs at the next
+    time of `schedule` after the previous one returned; a probe slower than an interval skips
+    the polls it overran instead of pushing the rest later. The probe runs once more at the
+    deadline, so a state reached just before it is not reported as a timeout.
 
     It says what it waits for when it starts (unless `announce` is off: a wait that continues
     one already announced), and every `progress_every` seconds after that "still waiting for
@@ -114,14 +135,12 @@ def wait_for(
     in a terminal alike. `progress_every` defaults to PROGRESS_EVERY, read at each call.
     """
     started = clock()
-    polls = 0
     every = PROGRESS_EVERY if progress_every is None else progress_every
-    next_progress = started + every
+    next_progress = every  # seconds of waiting
     if announce:
         log.info("waiting for %s", what)
     if settle_first:
-        cancel.sleep(min(schedule.first_delay, deadline.remaining()))
-        polls = 1
+        cancel.sleep(min(schedule.next_poll(0.0), deadline.remaining()))
     while True:
         cancel.raise_if_cancelled()
         result = probe()
@@ -131,17 +150,15 @@ def wait_for(
             raise WaitTimeout(
                 f"timed out after {format_duration(deadline.seconds)} waiting for {what}"
             )
-        now = clock()
-        if now >= next_progress:
+        waited = clock() - started
+        if waited >= next_progress:
             current = state() if state else ""
-            elapsed = format_duration(now - started)
+            elapsed = format_duration(waited)
             log.info(
                 "still waiting for %s (%s)", what, f"{current}, {elapsed}" if current else elapsed
             )
-            next_progress = now + every
-        delay = schedule.next_delay(now - started, polls)
-        polls += 1
-        cancel.sleep(min(delay, deadline.remaining()))
+            next_progress = waited + every
+        cancel.sleep(min(schedule.next_poll(waited) - waited, deadline.remaining()))
 
 
 def format_duration(seconds: float) -> str:

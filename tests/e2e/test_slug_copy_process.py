@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 
 from conftest import HerokuWorld
-from runner import finish, start_action
+from promote_sandbox import Fault
+from runner import base_env, finish, parse_github_output, runner_env, start_action
 
 
 def posts(world: HerokuWorld) -> list:
@@ -51,12 +52,19 @@ def test_sigterm_stops_waiting_and_reports_what_changed(heroku: HerokuWorld):
 
 
 def test_a_concurrent_deploy_that_replaces_ours_is_not_reported_green(heroku: HerokuWorld):
-    """`succeeded` alone proves nothing: the target must end up running our slug."""
-    heroku.sandbox.heroku.set_release_behaviour("shop-prod-eu", pending_seconds=0.8)
+    """`succeeded` alone proves nothing: the target must end up running our slug.
+
+    Ours goes live 2 s after its POST; someone else's release, posted right after ours, goes
+    live 2.5 s after its own POST and so replaces ours. Once ours is posted, every read of the
+    target's releases is answered 4 s late, so whatever the action reads next already shows the
+    replacement: no race between the two releases and the action's polls."""
+    heroku.sandbox.heroku.set_release_behaviour("shop-prod-eu", pending_seconds=2)
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         process = start_action(heroku.inputs(target_apps="shop-prod-eu"), tmp)
         wait_for_post(heroku)
+        heroku.sandbox.add_fault(Fault(match=r"^GET /apps/[^/]+/releases", delay_seconds=4))
+        heroku.sandbox.heroku.set_release_behaviour("shop-prod-eu", pending_seconds=2.5)
         someone_else = httpx.post(
             f"{heroku.sandbox.url}/apps/shop-prod-eu/releases",
             json={"slug": heroku.old_slug_id, "description": "hotfix by hand"},
@@ -123,3 +131,23 @@ def test_outside_github_the_cli_takes_flags_and_prints_json(heroku: HerokuWorld)
     assert "::" not in completed.stdout + completed.stderr, "no workflow commands outside Actions"
     assert heroku.token not in completed.stdout + completed.stderr
     assert "shop-prod-eu: created release v2" in completed.stderr
+
+
+def test_the_console_script_flushes_every_output_and_log_before_its_fast_exit(
+    heroku: HerokuWorld, tmp_path: Path
+):
+    """The process ends with os._exit (no interpreter shutdown): nothing written before may be
+    lost, through either entrypoint the image and people use."""
+    script = Path(sys.executable).parent / "promote-action"
+    env = base_env(tmp_path) | runner_env(heroku.inputs())
+    completed = subprocess.run(
+        [str(script)], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    outputs = parse_github_output((tmp_path / "output").read_text())
+    assert outputs["status"] == "succeeded"
+    assert [t["app"] for t in json.loads(outputs["result"])["targets"]] == heroku.targets
+    summary = (tmp_path / "summary").read_text()
+    assert all(target in summary for target in heroku.targets)
+    for target in heroku.targets:
+        assert f"{target}: created release v2" in completed.stdout + completed.stderr

@@ -26,10 +26,12 @@ SECRET_INPUTS = (
     "kintone-client-cert",
     "kintone-client-cert-password",
     "kintone-oauth-token",
+    "kintone-source-api-token",
+    "kintone-source-password",
     "github-token",
 )
 """Masked before anything is printed, and never echoed in an error message. Not the kintone
-username: a login name is no secret, and a mask hides every later occurrence in the job."""
+usernames: a login name is no secret, and a mask hides every later occurrence in the job."""
 
 OUTSIDE_ACTIONS_ONLY = frozenset({"GITHUB_TOKEN"})
 """Fallback variables ignored in a GitHub Actions job (GITHUB_ACTIONS=true): a workflow that puts
@@ -179,6 +181,47 @@ class Inputs(BaseSettings):
         None,
         "OAuth access token with k:app_settings scopes (secret).",
         "KINTONE_OAUTH_TOKEN",
+    )
+    kintone_source_app: Annotated[int | None, BeforeValidator(v.kintone_app)] = input_field(
+        "kintone-source-app", None, "kintone-promote: the app whose settings are shipped."
+    )
+    kintone_source_base_url: Annotated[str | None, BeforeValidator(v.kintone_url)] = input_field(
+        "kintone-source-base-url",
+        None,
+        "kintone-promote: domain of kintone-source-app (default: kintone-base-url).",
+    )
+    kintone_source_api_token: SecretStr | None = input_field(
+        "kintone-source-api-token",
+        None,
+        "kintone-promote: API token of the source app (secret; default: the target login).",
+    )
+    kintone_source_username: SecretStr | None = input_field(
+        "kintone-source-username",
+        None,
+        "kintone-promote: login on the source domain (default: the target login).",
+    )
+    kintone_source_password: SecretStr | None = input_field(
+        "kintone-source-password", None, "Password for kintone-source-username (secret)."
+    )
+    kintone_source_snapshot: Annotated[str | None, BeforeValidator(v.file_path)] = input_field(
+        "kintone-source-snapshot",
+        None,
+        "kintone-promote: a snapshot directory (from kintone-export) to ship instead of an app.",
+    )
+    kintone_snapshot_path: Annotated[str | None, BeforeValidator(v.file_path)] = input_field(
+        "kintone-snapshot-path",
+        None,
+        "kintone-export: directory, relative to the workspace, the snapshot is written to.",
+    )
+    kintone_allow_field_deletion: Annotated[bool, BeforeValidator(v.boolean)] = input_field(
+        "kintone-allow-field-deletion",
+        False,
+        "kintone-promote: remove target fields the source lacks (their data is lost).",
+    )
+    kintone_app_permissions: Annotated[bool, BeforeValidator(v.boolean)] = input_field(
+        "kintone-app-permissions",
+        False,
+        "kintone-export/kintone-promote: include the app permissions (acl).",
     )
 
     connect_api_url: Annotated[str, BeforeValidator(v.api_url)] = input_field(

@@ -185,6 +185,13 @@ def object_names(value: object) -> list[str]:
     return names
 
 
+def kintone_app(value: object) -> int:
+    text = str(value).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError("expected an app id (a positive number)")
+    return int(text)
+
+
 def guest_space(value: object) -> int:
     text = str(value).strip()
     if not text.isdigit() or int(text) < 1:
