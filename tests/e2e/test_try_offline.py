@@ -27,7 +27,7 @@ def test_the_readme_commands_run_every_operation_against_the_sandbox(tmp_path: P
     assert commands.startswith("promote-sandbox > sandbox.env &\n")
     operations = set(re.findall(r"--operation ([a-z-]+)", commands))
     assert operations == {
-        "slug-copy", "pipeline-promote", "kintone-deploy",
+        "slug-copy", "pipeline-promote", "kintone-deploy", "kintone-export", "kintone-promote",
         "connect-check", "connect-promote", "connect-export", "connect-reload",
         "connect-recover", "connect-pause", "connect-resume",
     }  # fmt: skip
@@ -54,12 +54,14 @@ def test_the_readme_commands_run_every_operation_against_the_sandbox(tmp_path: P
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     statuses = re.findall(r"^status: (.*)$", done.stdout, re.M)
     # slug-copy dry run and run; pipeline-promote apply (the plan run printed only its plan);
-    # kintone-deploy; connect-check; connect-promote dry run and run; connect-export,
+    # kintone-deploy, kintone-export, kintone-promote (app 1's settings onto app 2, deployed
+    # just before); connect-check; connect-promote dry run and run; connect-export,
     # connect-reload, connect-recover (a healthy connection is left alone), connect-pause.
     assert statuses == [
-        "dry-run", "succeeded", "succeeded", "succeeded",
+        "dry-run", "succeeded", "succeeded", "succeeded", "succeeded", "succeeded",
         "succeeded", "dry-run", "succeeded", "succeeded", "succeeded", "unchanged", "succeeded",
     ], done.stdout  # fmt: skip
+    assert (tmp_path / "kintone-snapshot" / "fields.json").is_file()
     exported = json.loads((tmp_path / "production-mappings.json").read_text())
     assert {m["object_name"] for m in exported["mappings"]} == {"Account", "Contact"}
     plan = json.loads((tmp_path / "plan.json").read_text())
