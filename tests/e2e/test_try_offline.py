@@ -45,9 +45,8 @@ def test_the_readme_commands_run_every_operation_against_the_sandbox(tmp_path: P
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     ) as process:  # fmt: skip
         try:
-            stdout, stderr = process.communicate(
-                timeout=600
-            )  # 15 s alone; minutes on a busy machine
+            # 15 s alone; minutes on a machine busy with other test runs.
+            stdout, stderr = process.communicate(timeout=600)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             stdout, stderr = process.communicate()
