@@ -25,7 +25,7 @@ from promote_action.errors import (
 from promote_action.github_delivery import GitHubDelivery
 from promote_action.inputs import Inputs
 from promote_action.operations.base import Operation, Services
-from promote_action.registry import OPERATIONS
+from promote_action.registry import OPERATIONS, unread_input
 from promote_action.report import markdown as md
 from promote_action.report.model import Report, Result, Summary
 from promote_action.status import Status
@@ -48,11 +48,7 @@ def _plan_gate_apply(inputs: Inputs, services: Services, github: GitHubDelivery 
     """Plan with read-only calls; then, by mode: report the plan, or apply it (after checking
     that a plan handed in by an earlier job still matches the world). A GitHub deployment is
     opened just before the first change and closed with the result."""
-    if inputs.operation is None:
-        raise UsageError("operation", f"is required; accepted: {', '.join(OPERATIONS)}")
-    planned = None
-    if inputs.mode == "apply":
-        planned, inputs = _approved_plan(inputs)
+    planned, inputs = _checked_inputs(inputs)
     spec = OPERATIONS[str(inputs.operation)]
     operation: Operation[Any, Any] = spec.load()(inputs, services, **spec.options)
     try:
@@ -90,6 +86,20 @@ def _plan_gate_apply(inputs: Inputs, services: Services, github: GitHubDelivery 
         return report
     finally:
         operation.close()
+
+
+def _checked_inputs(inputs: Inputs) -> tuple[Any, Inputs]:
+    """Usage checks before any request: the operation (named, or the plan's), the approved plan
+    in mode apply, and no given input that this operation and mode would ignore."""
+    planned = None
+    if inputs.mode == "apply":
+        planned, inputs = _approved_plan(inputs)
+    if inputs.operation is None:
+        raise UsageError("operation", f"is required; accepted: {', '.join(OPERATIONS)}")
+    unread = unread_input(str(inputs.operation), inputs.mode, inputs.given(), wait=inputs.wait)
+    if unread is not None:
+        raise UsageError(*unread)
+    return planned, inputs
 
 
 def _approved_plan(inputs: Inputs) -> tuple[Any, Inputs]:
