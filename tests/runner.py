@@ -121,14 +121,17 @@ def finish(process: subprocess.Popen[str], tmp: Path, timeout: float = 60) -> Ac
     )
 
 
-def run_action(inputs: dict[str, str], **extra_env: Any) -> ActionRun:
+def run_action(
+    inputs: dict[str, str], *, cancel: CancelToken | None = None, **extra_env: Any
+) -> ActionRun:
     """The entrypoint in-process, with the runner's environment; nothing of this process's
-    environment is read by the action (its inputs come from the mapping handed in)."""
+    environment is read by the action (its inputs come from the mapping handed in). `cancel`
+    is the token the signal handler would set, for tests that cancel the run."""
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         env = base_env(tmp) | runner_env(inputs) | extra_env
         stdout, stderr = io.StringIO(), io.StringIO()
-        exit_code = cli.run([], env, CancelToken(), stdout=stdout, stderr=stderr)
+        exit_code = cli.run([], env, cancel or CancelToken(), stdout=stdout, stderr=stderr)
         return ActionRun(
             exit_code=exit_code,
             stdout=stdout.getvalue(),

@@ -98,5 +98,10 @@ class Cancelled(PromoteError):
     exit_code = EXIT_CANCELLED
 
 
+class CancelledWrite(Cancelled):
+    """Cancelled while a write was in flight: the platform may still act on it, and the report
+    must say so instead of "nothing was changed"."""
+
+
 class VerificationError(PromoteError):
     """The platform reported success but the end state does not prove it."""

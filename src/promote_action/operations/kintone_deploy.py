@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from promote_action.errors import (
     Cancelled,
+    CancelledWrite,
     PromoteError,
     RemoteError,
     UsageError,
@@ -225,12 +226,12 @@ class KintoneDeploy:
                 outcome.status = Status.CREATED
                 return outcome
             self._wait(plan, changing, outcome)
-        except Cancelled:
+        except Cancelled as exc:
             outcome.status = Status.CANCELLED
             outcome.error = (
                 f"cancelled after the {_action(plan)} of {len(changing)} app(s) was sent: "
                 "kintone completes it on its own"
-                if outcome.requested
+                if outcome.requested or isinstance(exc, CancelledWrite)
                 else f"cancelled before the {_action(plan)} was sent: nothing was changed"
             )
         except WaitTimeout as exc:

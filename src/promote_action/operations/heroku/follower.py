@@ -16,7 +16,13 @@ from dataclasses import dataclass
 
 import httpx
 
-from promote_action.errors import Cancelled, PromoteError, VerificationError, WaitTimeout
+from promote_action.errors import (
+    Cancelled,
+    CancelledWrite,
+    PromoteError,
+    VerificationError,
+    WaitTimeout,
+)
 from promote_action.health import HealthCheckFailed, probe
 from promote_action.heroku.client import HerokuClient
 from promote_action.heroku.models import Release
@@ -257,8 +263,10 @@ def run_per_target(
         outcome.started = time.monotonic()
         try:
             work(outcome)
-        except Cancelled:
+        except Cancelled as exc:
             outcome.status = Status.CANCELLED
+            if isinstance(exc, CancelledWrite):
+                outcome.error = str(exc)
         except WaitTimeout as exc:
             outcome.status = Status.TIMED_OUT
             outcome.error = str(exc)
