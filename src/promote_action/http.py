@@ -321,9 +321,7 @@ _CAUSES: tuple[tuple[type[BaseException], str], ...] = (
     (ssl.SSLError, "TLS handshake failed"),
     (TimeoutError, "connection timed out"),
 )
-_NO_NAME = frozenset(
-    {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
-)
+_NO_NAME = frozenset({socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)})
 _CAUSE_WORDS = (
     ("name or service not known", NO_SUCH_HOST),
     ("nodename nor servname", NO_SUCH_HOST),

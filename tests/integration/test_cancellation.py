@@ -4,40 +4,13 @@ request: an event, not a sleep."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-
 from conftest import HerokuWorld
 from kintone_world import (
     KintoneWorld,
     kintone_world_fixture,  # noqa: F401 - the `kintone` fixture
 )
-from promote_action.waiting import CancelToken
-from promote_sandbox import Fault, Sandbox
-from runner import run_action
-
-
-@contextmanager
-def cancel_when(
-    sandbox: Sandbox, seen: Callable[[str], bool], method: str = "GET"
-) -> Iterator[CancelToken]:
-    """A token cancelled ("SIGTERM") as soon as a request whose path `seen` accepts is held."""
-    cancel, stop = CancelToken(), threading.Event()
-
-    def watch() -> None:
-        while not stop.wait(0.01):
-            if any(r.method == method and seen(r.path) for r in sandbox.requests_in_flight()):
-                cancel.cancel("SIGTERM")
-                return
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        yield cancel
-    finally:
-        stop.set()
-        watcher.join()
+from promote_sandbox import Fault
+from runner import cancel_when, run_action
 
 
 def test_cancel_during_a_hanging_plan_read(heroku: HerokuWorld):

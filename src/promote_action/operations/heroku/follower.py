@@ -58,11 +58,19 @@ class ReleaseFollower:
     def finish(self, outcome: TargetOutcome) -> None:
         """After `settle`: health check a live target, roll back a failed one."""
         if outcome.status == Status.SUCCEEDED and self.inputs.health_check:
+            # Not green until proven healthy: a worker abandoned at the deadline or on a cancel
+            # during the check must not leave the target reported as succeeded.
+            outcome.status = Status.PENDING
             try:
                 outcome.health = self._health(outcome)
+                outcome.status = Status.SUCCEEDED
             except HealthCheckFailed as exc:
                 outcome.status, outcome.error, outcome.health = Status.FAILED, str(exc), "failed"
-        if outcome.status == Status.FAILED and self.inputs.rollback_on_failure and outcome.release:
+            except WaitTimeout as exc:
+                outcome.status, outcome.error = Status.TIMED_OUT, str(exc)
+                outcome.health = "timed out"
+        failed = outcome.status == Status.FAILED or outcome.health == "timed out"
+        if failed and self.inputs.rollback_on_failure and outcome.release:
             outcome.rollback = self._roll_back(outcome)
 
     def _health(self, outcome: TargetOutcome) -> str:
@@ -109,18 +117,28 @@ class ReleaseFollower:
 
         try:
             release = write_once(send, created)
-            log.warning(
-                "%s: rolling back to v%s (release v%s)",
-                app.name,
-                plan.current_version,
-                release.version,
-            )
-            final = self.follow(outcome, release)
         except PromoteError as exc:
             return f"rollback to v{plan.current_version} failed: {exc}"
+        log.warning(
+            "%s: rolling back to v%s (release v%s)", app.name, plan.current_version, release.version
+        )
+        return self._follow_rollback(outcome, release)
+
+    def _follow_rollback(self, outcome: TargetOutcome, release: Release) -> str:
+        """What became of a rollback release: it may outlive the run's deadline."""
+        back_to = f"v{outcome.plan.current_version}"
+        try:
+            final = self.follow(outcome, release)
+        except WaitTimeout:
+            return (
+                f"rollback to {back_to} started (release v{release.version}), "
+                "not verified before the deadline"
+            )
+        except PromoteError as exc:
+            return f"rollback to {back_to} (release v{release.version}) failed: {exc}"
         if final.release.status != "succeeded":
             return f"rollback release v{final.release.version} {final.release.status}"
-        return f"rolled back to v{plan.current_version} (release v{final.release.version})"
+        return f"rolled back to {back_to} (release v{final.release.version})"
 
     def settle(self, outcome: TargetOutcome, release: Release, slug_id: str) -> None:
         """Wait for `release`, then require that the target runs it; sets the outcome."""
