@@ -17,9 +17,9 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from promote_action.context import RunContext
 from promote_action.errors import (
@@ -33,6 +33,8 @@ from promote_action.heroku.client import HerokuClient
 from promote_action.heroku.models import App, Coupling
 from promote_action.inputs import Inputs
 from promote_action.inputs.parsers import UUID
+from promote_action.inputs.plan_fields import Count, Findings, Id, RemoteText, Stage, Version
+from promote_action.inputs.validators import MAX_TARGETS
 from promote_action.operations.base import Services, read_all, write_once
 from promote_action.operations.heroku.follower import ReleaseFollower, run_per_target
 from promote_action.operations.heroku.planning import (
@@ -82,24 +84,24 @@ then read live and reports the end of the phase at once."""
 
 
 class PipelineRef(BaseModel):
-    id: str
-    name: str | None
+    id: Id
+    name: RemoteText | None
 
 
 class PromotionSource(BaseModel):
     app: AppRef
-    stage: str
-    release_id: str
-    version: int
-    slug_id: str
-    commit: str | None
-    commit_description: str | None
+    stage: Stage
+    release_id: Id
+    version: Version
+    slug_id: Id
+    commit: RemoteText | None
+    commit_description: RemoteText | None
 
 
 class StageApp(BaseModel):
-    stage: str
+    stage: Stage
     app: AppRef
-    version: int | None
+    version: Version | None
 
 
 class PromotionPlan(BaseModel):
@@ -107,10 +109,10 @@ class PromotionPlan(BaseModel):
 
     pipeline: PipelineRef
     source: PromotionSource
-    targets: list[TargetPlan]
-    stages: list[StageApp]
-    review_apps: int
-    findings: list[str]
+    targets: Annotated[list[TargetPlan], Field(max_length=MAX_TARGETS)]
+    stages: Annotated[list[StageApp], Field(max_length=1000)]
+    review_apps: Count
+    findings: Findings
     source_pinned: bool
     """The user pinned the source release: a newer one is then not a drift."""
 
@@ -124,6 +126,8 @@ class PromotionOutcome:
 class PipelinePromote:
     name = "pipeline-promote"
     plan_type = PromotionPlan
+    drift_exempt = frozenset({"source_pinned"})
+    """Plan fields that differ on re-planning by design: mode apply pins the source release."""
 
     def __init__(self, inputs: Inputs, services: Services) -> None:
         inputs.require("heroku-api-key", "source-app")

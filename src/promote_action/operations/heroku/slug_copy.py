@@ -9,14 +9,16 @@ release phase and verify that the target's current release carries the slug.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from promote_action.context import RunContext
 from promote_action.errors import RemoteError, UsageError
 from promote_action.heroku.models import App, Release
 from promote_action.inputs import Inputs
+from promote_action.inputs.plan_fields import Description, Findings, Id, RemoteText, Stack, Version
+from promote_action.inputs.validators import MAX_TARGETS
 from promote_action.operations.base import Services, read_all, write_once
 from promote_action.operations.heroku.follower import ReleaseFollower, run_per_target
 from promote_action.operations.heroku.planning import (
@@ -57,21 +59,21 @@ log = logging.getLogger("promote_action.slug_copy")
 
 class SourcePlan(BaseModel):
     app: AppRef
-    release_id: str | None
-    version: int | None
-    slug_id: str
-    commit: str | None
-    commit_description: str | None
-    stack: str | None
+    release_id: Id | None
+    version: Version | None
+    slug_id: Id
+    commit: RemoteText | None
+    commit_description: RemoteText | None
+    stack: Stack | None
 
 
 class SlugCopyPlan(BaseModel):
     """Everything the run will do, resolved before any write; dry run and summary use it."""
 
     source: SourcePlan
-    targets: list[TargetPlan]
-    description: str
-    findings: list[str]
+    targets: Annotated[list[TargetPlan], Field(min_length=1, max_length=MAX_TARGETS)]
+    description: Description
+    findings: Findings
     source_pinned: bool
     """The user pinned the release or slug: a newer source release is then not a drift."""
 
@@ -79,6 +81,8 @@ class SlugCopyPlan(BaseModel):
 class SlugCopy:
     name = "slug-copy"
     plan_type = SlugCopyPlan
+    drift_exempt = frozenset({"source_pinned"})
+    """Plan fields that differ on re-planning by design: mode apply pins the source release."""
 
     def __init__(self, inputs: Inputs, services: Services) -> None:
         inputs.require("heroku-api-key", "source-app", "target-apps")

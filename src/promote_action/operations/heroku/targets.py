@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from promote_action.heroku.models import App, Release
+from promote_action.inputs.plan_fields import AppName, HttpUrl, Id, RemoteText, Stack, Version
 from promote_action.status import Status
 
 
 class AppRef(BaseModel):
-    id: str
-    name: str
-    web_url: str | None = None
+    id: Id
+    name: AppName
+    web_url: HttpUrl | None = None
 
     @classmethod
     def of(cls, app: App) -> AppRef:
@@ -29,14 +30,14 @@ class TargetPlan(BaseModel):
     """A target as found before any write: what it runs now."""
 
     app: AppRef
-    current_release_id: str | None
-    current_version: int | None
-    current_slug_id: str | None
-    current_commit: str | None = None
-    stack: str | None
-    pending_version: int | None = None
+    current_release_id: Id | None
+    current_version: Version | None
+    current_slug_id: Id | None
+    current_commit: RemoteText | None = None
+    stack: Stack | None
+    pending_version: Version | None = None
     """A release still in its release phase on the target when the plan was made."""
-    newest_version: int | None = None
+    newest_version: Version | None = None
     """The target's newest release (any status) at plan time: anything newer is ours."""
     change: bool = True
     """False when the target already runs what would be deployed: nothing to do."""
