@@ -156,12 +156,14 @@ def run_action_process(inputs: dict[str, str], timeout: float = 60, **extra_env:
 def cancel_when(
     sandbox: Sandbox, seen: Callable[[str], bool], method: str = "GET"
 ) -> Iterator[CancelToken]:
-    """A token cancelled ("SIGTERM") as soon as a request whose path `seen` accepts is held."""
+    """A token cancelled ("SIGTERM") as soon as the sandbox sees a request whose path `seen`
+    accepts (held in flight or answered)."""
     cancel, stop = CancelToken(), threading.Event()
 
     def watch() -> None:
         while not stop.wait(0.01):
-            if any(r.method == method and seen(r.path) for r in sandbox.requests_in_flight()):
+            arrived = [*sandbox.requests_in_flight(), *sandbox.requests]
+            if any(r.method == method and seen(r.path) for r in arrived):
                 cancel.cancel("SIGTERM")
                 return
 

@@ -68,7 +68,7 @@ from promote_action.report.common import (
     version,
 )
 from promote_action.report.model import Result, Summary
-from promote_action.status import Status
+from promote_action.status import SETTLED_OK, Status
 from promote_action.waiting import PollSchedule, wait_for
 
 log = logging.getLogger("promote_action.pipeline_promote")
@@ -367,6 +367,24 @@ class PipelinePromote:
         run_per_target(self.services, outcomes, follow_target)
         return PromotionOutcome(tracker.promotion_id, outcomes)
 
+    @staticmethod
+    def started_note(outcome: PromotionOutcome | None) -> str | None:
+        """A promotion goes on without us: stopped before some of its releases appeared, the
+        report must say it was started, for which targets, and that releases may follow."""
+        if outcome is None or outcome.promotion_id is None:
+            return None
+        unseen = [
+            o.plan.app.name
+            for o in outcome.targets
+            if o.plan.change and o.release is None and o.status not in SETTLED_OK
+        ]
+        if not unseen:
+            return None
+        return (
+            f"Promotion {outcome.promotion_id} was started for {', '.join(unseen)}: "
+            "its releases may still appear there"
+        )
+
     def _start(self, plan: PromotionPlan, target_ids: list[str]) -> TargetTracker:
         """Create the promotion once and never send it again: two promotions would deploy
         twice. If the response is lost, its releases appearing on the targets show it was
@@ -449,11 +467,16 @@ class PipelinePromote:
             **per_target_outputs(targets or []),
         }
         requests = self.heroku.http.requests_sent
+        summary = render(plan, targets, status, requests, self.services.run)
+        note = self.started_note(outcome)
+        failure = failure_line(targets, note) if targets else None
+        if note:
+            summary = summary.add(f"**⚠️ {md.text(note)}**")
         return Result(
             status=status,
             outputs=outputs,
-            summary=render(plan, targets, status, requests, self.services.run),
-            failure=failure_line(targets) if targets else None,
+            summary=summary,
+            failure=failure,
             environment_url=environment_url(plan.targets, targets),
         )
 

@@ -29,8 +29,9 @@ def overall_status(outcomes: list[TargetOutcome]) -> Status:
     return Status.SUCCEEDED
 
 
-def failure_line(outcomes: list[TargetOutcome]) -> str | None:
-    """One line: what failed, and what was changed anyway (nothing partial left silently)."""
+def failure_line(outcomes: list[TargetOutcome], started: str | None = None) -> str | None:
+    """One line: what failed, and what was changed anyway (nothing partial left silently).
+    `started` names a change under way whose releases are not known yet (a promotion)."""
     bad = [o for o in outcomes if o.status not in SETTLED_OK]
     if not bad:
         return None
@@ -42,7 +43,10 @@ def failure_line(outcomes: list[TargetOutcome]) -> str | None:
         + (f" (rollback: {o.rollback})" if o.rollback else "")
         for o in bad
     )
-    return f"{reasons}. Releases created: {', '.join(changed) or 'none'}"
+    created = f"Releases created: {', '.join(changed) or 'none'}"
+    if started:
+        created = f"{created}. {started}" if changed else started
+    return f"{reasons}. {created}"
 
 
 def target_results(
