@@ -72,6 +72,7 @@ def target_results(
                 "duration_seconds": round(duration, 3) if duration is not None else None,
                 "health": outcome.health if outcome else None,
                 "rollback": outcome.rollback if outcome else None,
+                "adopted": outcome.adopted if outcome else False,
             }
         )
     return results

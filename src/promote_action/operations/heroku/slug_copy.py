@@ -210,8 +210,18 @@ class SlugCopy:
         follower = ReleaseFollower(self.heroku, self.services, self.inputs)
 
         def release_target(outcome: TargetOutcome) -> None:
-            release = self._create(plan, outcome.plan)
-            log.info("%s: created release v%s", outcome.plan.app.name, release.version)
+            release = self._adoptable(plan, outcome.plan)
+            if release is not None:
+                outcome.adopted = True
+                log.warning(
+                    "%s: release v%s of this slug is already in progress (another run?): "
+                    "following it instead of creating a second release",
+                    outcome.plan.app.name,
+                    release.version,
+                )
+            else:
+                release = self._create(plan, outcome.plan)
+                log.info("%s: created release v%s", outcome.plan.app.name, release.version)
             if self.inputs.wait:
                 follower.settle(outcome, release, plan.source.slug_id)
                 follower.finish(outcome)
@@ -220,6 +230,16 @@ class SlugCopy:
 
         run_per_target(self.services, outcomes, release_target)
         return outcomes
+
+    def _adoptable(self, plan: SlugCopyPlan, target: TargetPlan) -> Release | None:
+        """Another run's pending release of our slug, newer than what the target runs: two
+        runs of one change must not release it twice (the second would restart the dynos
+        and run the release phase again)."""
+        if target.pending_release_id is None or target.pending_slug_id != plan.source.slug_id:
+            return None
+        if (target.pending_version or 0) <= (target.current_version or 0):
+            return None
+        return self.heroku.release(target.app.id, target.pending_release_id)
 
     def _create(self, plan: SlugCopyPlan, target: TargetPlan) -> Release:
         """POST the release once; if the response is lost, a release of this slug newer than
@@ -305,8 +325,19 @@ def render(
         + f"\n**Slug:** {md.code(source.slug_id)} · **Description:** {md.text(plan.description)}",
         *([DRY_RUN] if outcomes is None else []),
         targets_table(plan.targets, outcomes, "would release"),
+        *adopted(outcomes),
         *findings(plan.findings),
         *compare_links(source.commit, plan.targets, run),
         *failures(outcomes),
     ]
     return Summary("Heroku slug copy", status, tuple(blocks), footer(requests, run))
+
+
+def adopted(outcomes: list[TargetOutcome] | None) -> list[str]:
+    """Releases this run followed but did not create: the report must not claim them."""
+    return [
+        f"🔁 {heroku_app_link(o.plan.app.name)}: release v{o.release.version} of this slug was "
+        "already in progress (another run?); it was followed, not created again."
+        for o in outcomes or []
+        if o.adopted and o.release
+    ]

@@ -37,6 +37,10 @@ class TargetPlan(BaseModel):
     stack: Stack | None
     pending_version: Version | None = None
     """A release still in its release phase on the target when the plan was made."""
+    pending_release_id: Id | None = None
+    pending_slug_id: Id | None = None
+    """The pending release and its slug: of the slug we deploy, it is another run's release
+    of the same change, to adopt instead of releasing twice."""
     newest_version: Version | None = None
     """The target's newest release (any status) at plan time: anything newer is ours."""
     change: bool = True
@@ -58,6 +62,8 @@ class TargetOutcome:
     """What the health check saw, when one ran."""
     rollback: str | None = None
     """What the rollback did, when one was needed."""
+    adopted: bool = False
+    """The release is another run's release of the same slug, followed instead of a new one."""
 
     @property
     def duration(self) -> float | None:
