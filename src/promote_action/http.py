@@ -123,6 +123,9 @@ class HttpClient:
         self._lock = threading.Lock()
         self._remaining: int | None = None
         self._unreachable_since: float | None = None
+        self._gave_up = False
+        """The unreachable budget is spent: later requests fail at their first connection
+        failure, until one gets an answer."""
         self.requests_sent = 0
 
     def close(self) -> None:
@@ -167,7 +170,7 @@ class HttpClient:
                 )
             else:
                 with self._lock:
-                    self._unreachable_since = None
+                    self._unreachable_since, self._gave_up = None, False
                 if response.is_success or response.status_code in ok_statuses:
                     return response
                 code, message = self.decode_error(response)
@@ -294,9 +297,12 @@ class HttpClient:
         now = time.monotonic()
         with self._lock:
             since = self._unreachable_since = self._unreachable_since or now
+            spent = self._gave_up
         # A name that does not exist will not exist in a second either (unlike EAI_AGAIN).
-        delay = None if NO_SUCH_HOST in reason else self._next_delay(attempt, None)
+        delay = None if spent or NO_SUCH_HOST in reason else self._next_delay(attempt, None)
         if delay is None or now + delay - since > self.policy.unreachable_budget:
+            with self._lock:
+                self._gave_up = True
             waited = f" (unreachable for {now - since:.0f}s)" if now - since >= 1 else ""
             raise TransportError(f"{self.platform}: {label} failed: {reason}{waited}") from None
         log.info("%s: %s, retrying in %.1fs", label, reason, delay)
