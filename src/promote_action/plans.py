@@ -122,11 +122,12 @@ def differences(
     planned: Mapping[str, Any], fresh: Mapping[str, Any], exempt: frozenset[str] = frozenset()
 ) -> list[str]:
     """Every field where the approved plan and a fresh plan of the same inputs differ, one
-    readable line each: apply ships the plan only when the world still matches all of it."""
+    readable line each: apply ships the plan only when the world still matches all of it.
+    Fields named in `exempt` (anywhere along the path) differ by design and are skipped."""
     return [
         f"{path}: the plan has {_shown(old)}, now {_shown(new)}"
         for path, old, new in _diff(planned, fresh, "")
-        if path.split("[")[0].split(".")[0] not in exempt and _leaf(path) not in exempt
+        if not exempt.intersection(_names(path))
     ]
 
 
@@ -141,8 +142,9 @@ def _diff(old: Any, new: Any, path: str) -> Iterator[tuple[str, Any, Any]]:
         yield path, old, new
 
 
-def _leaf(path: str) -> str:
-    return path.rsplit(".", 1)[-1].split("[", maxsplit=1)[0]
+def _names(path: str) -> set[str]:
+    """The field names along `targets[0].app.name`: targets, app, name."""
+    return {part.split("[", maxsplit=1)[0] for part in path.split(".")}
 
 
 def _shown(value: Any) -> str:

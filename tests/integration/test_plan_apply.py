@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 
 from conftest import COMMIT, HerokuWorld
+from connect_world import (
+    ConnectWorld,
+    connect_world_fixture,  # noqa: F401 - the `world` fixture
+)
 from promote_action import plans
 from promote_sandbox import Sandbox
 from runner import run_action
@@ -456,3 +460,17 @@ def test_kintone_plan_with_edited_revision_is_drift(sandbox: Sandbox):
     assert run.exit_code == 1, run.stdout
     assert "refusing to apply the plan" in run.error_lines()[0]
     assert sandbox.writes() == []
+
+
+def test_connect_plan_applies_unchanged_and_an_edited_one_is_drift(world: ConnectWorld):
+    planned = run_action(world.inputs(mode="plan"))
+    assert planned.exit_code == 0, planned.stdout
+    tampered = signed(
+        edited(planned, lambda p: p.update(prune=["Lead"])), "heroku-api-key", world.token
+    )
+    refused = run_action(world.inputs(mode="apply", plan=tampered))
+    assert refused.exit_code == 1, refused.stdout
+    assert "prune" in refused.error_lines()[0]
+    assert not [r for r in world.sandbox.writes() if r.path.endswith("/actions/import")]
+    applied = run_action(world.inputs(mode="apply", plan=planned.outputs["plan"]))
+    assert applied.exit_code == 0, applied.stdout
