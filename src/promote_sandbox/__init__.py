@@ -6,9 +6,18 @@ import signal
 import threading
 
 from .fixtures import demo_fixture
+from .foreign import ForeignHost
 from .server import Fault, LoggedRequest, Sandbox, TlsConfig
 
-__all__ = ["Fault", "LoggedRequest", "Sandbox", "TlsConfig", "demo_fixture", "serve_forever"]
+__all__ = [
+    "Fault",
+    "ForeignHost",
+    "LoggedRequest",
+    "Sandbox",
+    "TlsConfig",
+    "demo_fixture",
+    "serve_forever",
+]
 
 
 def serve_forever(host: str = "127.0.0.1", port: int = 0) -> None:

@@ -68,3 +68,34 @@ def test_payloads_in_every_heroku_text_field_are_shown_not_executed(heroku: Hero
     assert "(truncated)" in run.stdout
     assert len(run.summary) < 20_000
     assert run.outputs["status"] == "failed"
+
+
+def test_payloads_in_kintone_app_names_and_errors_are_shown_not_executed(sandbox):
+    k = sandbox.kintone
+    k.add_user("deployer", "s3cret pass")
+    app = k.add_app(name=PAYLOAD, managers=["deployer"], preview_revision=6, live_revision=5).id
+    k.set_deploy_behaviour(processing_seconds=0.2)
+    sandbox.add_fault(
+        Fault(
+            match=r"^POST /k/v1/preview/app/deploy.json",
+            status=400,
+            error_id="CB_VA01" + PAYLOAD,
+            message=PAYLOAD + "e" * 300_000,
+        )
+    )
+    run = run_action(
+        {
+            "operation": "kintone-deploy",
+            "kintone-base-url": sandbox.url,
+            "kintone-apps": app,
+            "kintone-username": "deployer",
+            "kintone-password": "s3cret pass",
+            "timeout": "30s",
+        }
+    )
+    assert run.exit_code == 1, run.stdout
+    assert our_commands_only(run.stdout) == []
+    for shown in (run.stdout, run.summary, *run.outputs.values()):
+        assert "\x1b" not in shown
+        assert "\x07" not in shown
+    assert max(len(line) for line in run.stdout.splitlines()) < 2 * 2048 + 500
