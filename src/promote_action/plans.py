@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,7 @@ MAX_PLAN_BYTES = 900_000
 """GitHub caps a job's outputs at 1 MB in all; a plan must leave room for the others."""
 
 
+_C1 = re.compile(r"[\x7f-\x9f]")
 KEY_CONTEXT = b"promote-action plan signature v1"
 """Fixed context of the key derivation: a plan key is good for nothing but plan signatures."""
 
@@ -87,6 +89,8 @@ def encode(operation: str, plan: BaseModel, key: bytes) -> str:
     )
     envelope.signature = sign(envelope, key)
     text = json.dumps(envelope.model_dump(mode="json"), separators=(",", ":"), ensure_ascii=False)
+    # Outputs lose C1 control characters; escaped, they survive and the signature still holds.
+    text = _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     if len(text.encode()) > MAX_PLAN_BYTES:
         raise UsageError("mode", f"the plan is {len(text.encode())} bytes, over GitHub's limits")
     return text

@@ -23,3 +23,19 @@ def test_a_refused_connection_is_named_with_the_cause(heroku: HerokuWorld):
     run = run_action(heroku.inputs(heroku_api_url=f"http://127.0.0.1:{port}", timeout="3s"))
     assert run.exit_code == 1, run.stdout
     assert "cannot reach 127.0.0.1: connection refused" in run.error_lines()[0]
+
+
+def test_an_unresolvable_connect_host_fails_at_once_naming_it(heroku: HerokuWorld):
+    """It was retried for 15 minutes in silence (issue 11, point 10)."""
+    run = run_action(
+        {
+            "operation": "connect-check",
+            "heroku-api-key": heroku.token,
+            "connect-api-url": "https://hc-central.no-such-host.invalid",
+            "target-apps": "shop-prod-eu",
+            "timeout": "15m",
+        }
+    )
+    assert run.exit_code == 1, run.stdout
+    line = run.error_lines()[0]
+    assert "cannot reach hc-central.no-such-host.invalid: DNS lookup failed" in line
