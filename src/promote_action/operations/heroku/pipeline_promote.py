@@ -47,6 +47,7 @@ from promote_action.operations.heroku.planning import (
     target_plan,
 )
 from promote_action.operations.heroku.results import (
+    adopted_notes,
     compare_links,
     environment_url,
     failure_line,
@@ -335,8 +336,24 @@ class PipelinePromote:
             for outcome in outcomes:
                 outcome.status = Status.UNCHANGED
             return PromotionOutcome(None, outcomes)
+        adopted = {
+            o.plan.app.id: release_id
+            for o in changing
+            if (release_id := o.plan.pending_release_of(plan.source.slug_id))
+        }
+        for outcome in changing:
+            if outcome.plan.app.id in adopted:
+                outcome.adopted = True
+                log.warning(
+                    "%s: a release of this slug is already in progress (another run?): "
+                    "following it instead of promoting to it again",
+                    outcome.plan.app.name,
+                )
+        to_promote = [o.plan.app.id for o in changing if o.plan.app.id not in adopted]
         try:
-            tracker = self._start(plan, [o.plan.app.id for o in changing])
+            tracker: TargetTracker = KnownReleases(adopted)
+            if to_promote:
+                tracker = WithAdopted(self._start(plan, to_promote), adopted)
         except PromoteError as exc:
             status = Status.CANCELLED if isinstance(exc, Cancelled) else Status.FAILED
             for outcome in changing:
@@ -601,6 +618,25 @@ def _has_release_or_ended(state: TargetState) -> bool:
     return state.release_id is not None or state.status != "pending"
 
 
+class WithAdopted:
+    """The promotion's targets, plus targets whose release another run had already started:
+    those are followed directly and were left out of the promotion."""
+
+    def __init__(self, promotion: TargetTracker, adopted: dict[str, str]) -> None:
+        self._promotion = promotion
+        self._adopted = KnownReleases(adopted)
+        self.promotion_id = promotion.promotion_id
+
+    def _for(self, app_id: str) -> TargetTracker:
+        return self._adopted if app_id in self._adopted.releases else self._promotion
+
+    def wait_for_release(self, app_id: str, services: Services) -> TargetState:
+        return self._for(app_id).wait_for_release(app_id, services)
+
+    def wait_for_end(self, app_id: str, services: Services) -> TargetState:
+        return self._for(app_id).wait_for_end(app_id, services)
+
+
 class KnownReleases:
     """Stands in for the promotion when its creation response was lost but its releases were
     found on the targets: those releases are followed directly."""
@@ -608,11 +644,11 @@ class KnownReleases:
     promotion_id: str | None = None
 
     def __init__(self, releases: dict[str, str]) -> None:
-        self._releases = releases
+        self.releases = releases
 
     def wait_for_release(self, app_id: str, services: Services) -> TargetState:
-        if app_id in self._releases:
-            return TargetState(release_id=self._releases[app_id], status="succeeded")
+        if app_id in self.releases:
+            return TargetState(release_id=self.releases[app_id], status="succeeded")
         return TargetState(
             status="failed",
             error_message="no release of the promoted slug appeared on this app",
@@ -654,6 +690,7 @@ def render(
         + commit(source.commit, source.commit_description),
         *([DRY_RUN] if outcomes is None else []),
         targets_table(plan.targets, outcomes, f"would get {version(source.version)}"),
+        *adopted_notes(outcomes),
         *findings(plan.findings),
         *compare_links(source.commit, plan.targets, run),
         *failures(outcomes),

@@ -150,3 +150,13 @@ def failures(outcomes: list[TargetOutcome] | None) -> list[str]:
                 tail = md.code_block("\n".join(outcome.output_tail))
                 blocks.append(md.details("Release-phase output (last lines)", tail))
     return blocks
+
+
+def adopted_notes(outcomes: list[TargetOutcome] | None) -> list[str]:
+    """Releases this run followed but did not create: the report must not claim them."""
+    return [
+        f"🔁 {heroku_app_link(o.plan.app.name)}: release v{o.release.version} of this slug was "
+        "already in progress (another run?); it was followed, not created again."
+        for o in outcomes or []
+        if o.adopted and o.release
+    ]

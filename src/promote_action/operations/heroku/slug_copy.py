@@ -31,6 +31,7 @@ from promote_action.operations.heroku.planning import (
     target_plan,
 )
 from promote_action.operations.heroku.results import (
+    adopted_notes,
     compare_links,
     environment_url,
     failure_line,
@@ -235,11 +236,8 @@ class SlugCopy:
         """Another run's pending release of our slug, newer than what the target runs: two
         runs of one change must not release it twice (the second would restart the dynos
         and run the release phase again)."""
-        if target.pending_release_id is None or target.pending_slug_id != plan.source.slug_id:
-            return None
-        if (target.pending_version or 0) <= (target.current_version or 0):
-            return None
-        return self.heroku.release(target.app.id, target.pending_release_id)
+        pending = target.pending_release_of(plan.source.slug_id)
+        return None if pending is None else self.heroku.release(target.app.id, pending)
 
     def _create(self, plan: SlugCopyPlan, target: TargetPlan) -> Release:
         """POST the release once; if the response is lost, a release of this slug newer than
@@ -325,19 +323,9 @@ def render(
         + f"\n**Slug:** {md.code(source.slug_id)} · **Description:** {md.text(plan.description)}",
         *([DRY_RUN] if outcomes is None else []),
         targets_table(plan.targets, outcomes, "would release"),
-        *adopted(outcomes),
+        *adopted_notes(outcomes),
         *findings(plan.findings),
         *compare_links(source.commit, plan.targets, run),
         *failures(outcomes),
     ]
     return Summary("Heroku slug copy", status, tuple(blocks), footer(requests, run))
-
-
-def adopted(outcomes: list[TargetOutcome] | None) -> list[str]:
-    """Releases this run followed but did not create: the report must not claim them."""
-    return [
-        f"🔁 {heroku_app_link(o.plan.app.name)}: release v{o.release.version} of this slug was "
-        "already in progress (another run?); it was followed, not created again."
-        for o in outcomes or []
-        if o.adopted and o.release
-    ]

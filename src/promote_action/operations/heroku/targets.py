@@ -46,6 +46,15 @@ class TargetPlan(BaseModel):
     change: bool = True
     """False when the target already runs what would be deployed: nothing to do."""
 
+    def pending_release_of(self, slug_id: str) -> str | None:
+        """The id of a release of `slug_id` pending here, newer than what the target runs:
+        another run's release of the same change, to adopt rather than release twice."""
+        if self.pending_release_id is None or self.pending_slug_id != slug_id:
+            return None
+        if (self.pending_version or 0) <= (self.current_version or 0):
+            return None
+        return self.pending_release_id
+
 
 @dataclass
 class TargetOutcome:
