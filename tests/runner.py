@@ -129,13 +129,14 @@ def run_action(
     inputs: dict[str, str], *, cancel: CancelToken | None = None, **extra_env: Any
 ) -> ActionRun:
     """The entrypoint in-process, with the runner's environment; nothing of this process's
-    environment is read by the action (its inputs come from the mapping handed in). `cancel`
-    is the token the signal handler would set, for tests that cancel the run."""
+    environment is read by the action (its inputs come from the mapping handed in). A test
+    that cancels the run at a known moment hands in the token its signal handler would set."""
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         env = base_env(tmp) | runner_env(inputs) | extra_env
         stdout, stderr = io.StringIO(), io.StringIO()
-        exit_code = cli.run([], env, cancel or CancelToken(), stdout=stdout, stderr=stderr)
+        token = cancel or CancelToken()
+        exit_code = cli.run([], env, token, stdout=stdout, stderr=stderr)
         return ActionRun(
             exit_code=exit_code,
             stdout=stdout.getvalue(),

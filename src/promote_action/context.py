@@ -12,6 +12,9 @@ class RunContext:
     run_id: str | None = None
     sha: str | None = None
     server_url: str = "https://github.com"
+    workspace: str | None = None
+    """GITHUB_WORKSPACE: where files the action reads or writes live (None: the working
+    directory)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> RunContext:
@@ -20,6 +23,7 @@ class RunContext:
             run_id=environ.get("GITHUB_RUN_ID") or None,
             sha=environ.get("GITHUB_SHA") or None,
             server_url=(environ.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/"),
+            workspace=environ.get("GITHUB_WORKSPACE") or None,
         )
 
     @property

@@ -124,6 +124,17 @@ class GitHubDelivery:
             log.warning("GitHub deployment not created: %s", _describe(exc))
             self.deployment = None
 
+    def progress(self, description: str) -> None:
+        """A further `in_progress` status saying where the deploy is (e.g. its wave)."""
+        if self.deployment is None:
+            return
+        try:
+            self.deployment.create_status(
+                "in_progress", target_url=self.run.run_url or "", description=description[:140]
+            )
+        except Exception as exc:
+            log.warning("GitHub deployment status not written: %s", _describe(exc))
+
     def finish(self, report: Report) -> dict[str, str]:
         """The deployment's final status, and the sticky comment on a pull request."""
         outputs: dict[str, str] = {}

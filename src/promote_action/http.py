@@ -143,11 +143,13 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
         safe: bool | None = None,
         ok_statuses: frozenset[int] = frozenset(),
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> httpx.Response:
         """Send a request and return a 2xx response (or one listed in `ok_statuses`).
 
         `safe` marks a request that may be repeated freely; it defaults to the method being a
-        read. An unsafe request is repeated only when the server certainly did not act on it
+        read; `files` sends a multipart/form-data upload instead of JSON. An unsafe request is
+        repeated only when the server certainly did not act on it
         (connection refused, a rejection such as 429); any other failure after sending raises
         AmbiguousWriteError so the caller re-reads state instead of writing twice.
         """
@@ -158,7 +160,9 @@ class HttpClient:
             self._pace()
             self.cancel.raise_if_cancelled()
             try:
-                response = self._send(method, path, json=json, params=params, headers=headers)
+                response = self._send(
+                    method, path, json=json, params=params, headers=headers, files=files
+                )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Nothing reached the server: repeating is safe even for a write.
                 self._unreachable(attempt, label, path, exc)
@@ -226,6 +230,7 @@ class HttpClient:
         json: Any,
         params: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> httpx.Response:
         request_headers = dict(self._headers_for(path))
         request_headers.update(headers or {})
@@ -233,7 +238,12 @@ class HttpClient:
             self.requests_sent += 1
         response = interruptible(
             lambda: self._client.request(
-                method, self._absolute(path), json=json, params=params, headers=request_headers
+                method,
+                self._absolute(path),
+                json=json,
+                params=params,
+                headers=request_headers,
+                files=files,
             ),
             self.cancel,
             f"{method} {self._describe(path)}",

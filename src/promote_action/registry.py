@@ -50,9 +50,11 @@ _HEALTH = frozenset(
         "rollback-on-failure",
     }
 )
+_WAVES = frozenset({"canary-apps", "waves", "health-check-soak"})
 _HEROKU_RELEASES = (
     frozenset({"heroku-api-key", "heroku-api-url", "source-app", "target-apps", "release", "wait"})
     | _HEALTH
+    | _WAVES
 )
 _KINTONE = frozenset(
     {
@@ -113,6 +115,29 @@ REGISTRY: tuple[OperationSpec, ...] = (
         _KINTONE | {"kintone-revert", "wait"},
     ),
     OperationSpec(
+        "kintone-export",
+        "write a kintone app's settings as a normalised snapshot directory, to commit and diff",
+        "kintone_promote:KintoneExport",
+        _KINTONE | {"kintone-snapshot-path", "kintone-app-permissions"},
+    ),
+    OperationSpec(
+        "kintone-promote",
+        "ship an app's (or a snapshot's) settings to production apps: reviewed diff, deployed, "
+        "verified",
+        "kintone_promote:KintonePromote",
+        _KINTONE
+        | {
+            "kintone-source-app",
+            "kintone-source-base-url",
+            "kintone-source-api-token",
+            "kintone-source-username",
+            "kintone-source-password",
+            "kintone-source-snapshot",
+            "kintone-allow-field-deletion",
+            "kintone-app-permissions",
+        },
+    ),
+    OperationSpec(
         "connect-promote",
         "import a Heroku Connect mapping configuration from an app or a file",
         "connect:ConnectPromote",
@@ -137,6 +162,24 @@ REGISTRY: tuple[OperationSpec, ...] = (
         "gate on a Heroku Connect connection's health",
         "connect:ConnectCheck",
         _CONNECT | {"connect-max-write-errors"},
+    ),
+    OperationSpec(
+        "connect-recover",
+        "recover a Heroku Connect connection or mappings in an error state, and wait until healthy",
+        "connect:ConnectRecover",
+        _CONNECT,
+    ),
+    OperationSpec(
+        "connect-reload",
+        "reload Heroku Connect mappings from Salesforce and wait until they are synced",
+        "connect:ConnectReload",
+        _CONNECT | {"connect-mappings", "wait"},
+    ),
+    OperationSpec(
+        "connect-export",
+        "write a Heroku Connect connection's normalised mapping configuration to a file",
+        "connect:ConnectExport",
+        _CONNECT | {"connect-config-file"},
     ),
 )
 

@@ -36,7 +36,10 @@ log = logging.getLogger("promote_action")
 
 
 def action(inputs: Inputs, services: Services, github: GitHubDelivery | None = None) -> Report:
-    """Run the operation `inputs` name; every failure becomes the report's one-line reason."""
+    """Run the operation `inputs` name; every failure becomes the report's one-line reason.
+    With a GitHub deployment, the operation's progress lines become its statuses."""
+    if github is not None:
+        services = replace(services, on_progress=github.progress)
     try:
         return _plan_gate_apply(inputs, services, github)
     except PromoteError as exc:
@@ -164,11 +167,9 @@ def _strict(report: Report, inputs: Inputs, findings: list[str]) -> Report:
 
 def refuse(report: Report, status: Status, failure: str) -> Report:
     """A plan that must not be applied: nothing was changed, and the summary says why."""
-    summary = report.summary
-    if summary is not None:
-        summary = replace(summary, status=status).add(
-            f"**❌ {md.text(failure)}**", "Nothing was changed."
-        )
+    summary = replace(report.summary, status=status).add(
+        f"**❌ {md.text(failure)}**", "Nothing was changed."
+    )
     return replace(
         report,
         status=status,

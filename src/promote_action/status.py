@@ -27,7 +27,8 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
     NOT_STARTED = "not-started"
     ROLLED_BACK = "rolled back"
-    """kintone: the app's deploy was cancelled by kintone's all-or-nothing rule."""
+    """kintone: the app's deploy was cancelled by kintone's all-or-nothing rule. Heroku waves:
+    the target was live, then rolled back because a wave failed."""
 
     @property
     def icon(self) -> str:

@@ -47,3 +47,33 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+HEROKU_DOMAIN = "heroku.com"
+
+
+def check_credential_host(
+    url: str, configured: str, environ: Mapping[str, str] = os.environ
+) -> str:
+    """The root (scheme://host[:port]) of a URL a platform handed back, if our key may go there.
+
+    A discovery response names the host that serves a connection; a compromised or spoofed one
+    must not collect the Heroku API key. So besides the usual scheme rules (check_api_url), the
+    host must be heroku.com or under it (over https), or the very host (and port) of the
+    configured API URL: that is how a sandbox on loopback is reached. Raises ValueError naming
+    the host and what is accepted.
+    """
+    parts = urlsplit(url.strip())
+    root = check_api_url(f"{parts.scheme}://{parts.netloc}", environ)
+    host = (parts.hostname or "").lower()
+    own = urlsplit(configured)
+    same_host = host == (own.hostname or "").lower() and parts.port == own.port
+    under_heroku = parts.scheme == "https" and (
+        host == HEROKU_DOMAIN or host.endswith("." + HEROKU_DOMAIN)
+    )
+    if not (same_host or under_heroku):
+        raise ValueError(
+            f"host {host} is not allowed to receive credentials (accepted: hosts under "
+            f"{HEROKU_DOMAIN} over https, or {own.hostname}, the host of the configured URL)"
+        )
+    return root

@@ -59,6 +59,22 @@ _CONFIG_DEFAULTS: dict[str, Any] = {
     "indexes": {},
 }
 _ACCESS = ("read_only", "read_write")
+# The Salesforce fields an org offers for any object nobody scripted with ``set_org_schema``.
+_STANDARD_FIELDS = frozenset(
+    {
+        "Id",
+        "Name",
+        "Email",
+        "Phone",
+        "SystemModstamp",
+        "CreatedDate",
+        "LastModifiedDate",
+        "IsDeleted",
+        "External_Id__c",
+    }
+)
+# UNVERIFIED: the rule a mapping's diagnosis applies to fields its org lacks.
+_MAPPING_FIELDS_RULE = ("MAPPING_FIELDS_MUST_EXIST", "Mapped Fields")
 # Mapping states by health (API_NOTES 3.5); anything else counts as still settling.
 _OK_MAPPING = frozenset(
     {
@@ -204,6 +220,7 @@ class _WriteError:
     id: int
     table_name: str
     record_id: int
+    action: str
     message: str
     created_at: datetime
 
@@ -251,6 +268,9 @@ class _Connection:
     write_errors: list[_WriteError] = field(default_factory=list)
     notifications: list[_Notification] = field(default_factory=list)
     requests: deque[float] = field(default_factory=deque)
+    org_schema: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Object name (lower case) -> the fields its Salesforce org offers; unscripted objects
+    offer _STANDARD_FIELDS and whatever their mapping maps."""
 
 
 @dataclass(frozen=True)
@@ -343,6 +363,7 @@ class FakeConnect:
         self._timing = _Timing()
         self._behaviour = _Behaviour()
         self._rate_limit = _RateLimit()
+        self._diverted: str | None = None
         self._hosts = [(ConnectHost("connect", self, self._discovery_routes()), DISCOVERY_PREFIX)]
         for cell in _CELLS:
             host = ConnectHost(f"connect-{cell.name}", self, self._cell_routes(cell))
@@ -526,20 +547,54 @@ class FakeConnect:
             self._connections[connection_id].diagnosis = script
 
     def add_write_error(
-        self, connection_id: str, object_name: str, message: str, age_hours: float
+        self,
+        connection_id: str,
+        object_name: str,
+        message: str,
+        age_hours: float,
+        *,
+        action: str = "UPDATE",
+        record_id: int | None = None,
     ) -> None:
-        """A failed write to Salesforce, ``age_hours`` old; only the last 24 hours are listed."""
+        """A failed write to Salesforce, ``age_hours`` old; only the last 24 hours are listed.
+        UNVERIFIED: the ``action`` key (the trigger log's column) in the wire form."""
         with self._lock:
             connection = self._connections[connection_id]
             connection.write_errors.append(
                 _WriteError(
                     next(self._numbers),
                     object_name.lower(),
-                    next(self._numbers),
+                    record_id if record_id is not None else next(self._numbers),
+                    action,
                     message,
                     self._wall() - timedelta(hours=age_hours),
                 )
             )
+
+    def set_org_schema(self, connection_id: str, schema: Mapping[str, Iterable[str]]) -> None:
+        """The fields the connection's Salesforce org offers for these objects, served at each
+        mapping's ``schema_url`` and checked by its diagnosis."""
+        with self._lock:
+            self._connections[connection_id].org_schema.update(
+                {name.lower(): frozenset(fields) for name, fields in schema.items()}
+            )
+
+    def break_mapping(self, connection_id: str, object_name: str, state: str) -> None:
+        """Put a mapping in an error state it falls back into after every reload or recovery:
+        a fault that recovering cannot fix."""
+        with self._lock:
+            self._settle()
+            mapping = _mapping_named(self._connections[connection_id], object_name)
+            if mapping is None:
+                raise KeyError(f"no mapping {object_name!r}")
+            mapping.broken = state
+            self._set_mapping_state(mapping, state, self._mono())
+
+    def divert_cells(self, origin: str | None) -> None:
+        """List every connection on a cell at ``origin`` (another host) instead of the caller's:
+        a spoofed or compromised discovery answer, for proving no key follows it."""
+        with self._lock:
+            self._diverted = origin
 
     def advance(self, seconds: float) -> None:
         """Move the fake's clocks forward: due events apply, write errors age."""
@@ -600,6 +655,7 @@ class FakeConnect:
             Route("POST", f"{mapping}/actions/reload", on(self._reload_mapping)),
             Route("GET", f"{mapping}/validations", on(self._validate_mapping)),
             Route("GET", f"{mapping}/errors", on(self._mapping_errors)),
+            Route("GET", f"{mapping}/schema", on(self._mapping_schema)),
         )
 
     def _served(self, handler: UserHandler) -> Handler:
@@ -666,7 +722,7 @@ class FakeConnect:
     ) -> list[dict[str, Any]]:
         if addon_type not in (None, 1):
             return []  # every connection here is a Sync one
-        origin = _origin(request)
+        origin = self._diverted or _origin(request)
         absolute = self._behaviour.absolute_detail_urls
         return [
             _listing(c, origin, absolute=absolute)
@@ -762,18 +818,33 @@ class FakeConnect:
             raise _Refusal(409, "Connection is not paused.")
         resumed_at = now + self._timing.resume_seconds
         connection.busy_until = resumed_at
-        self._schedule(resumed_at, lambda at: self._enter(connection, "IDLE", at))
+
+        def resumed(at: float) -> None:
+            self._enter(connection, "IDLE", at)
+            for mapping in connection.mappings:
+                if mapping.state == "INITIAL":
+                    self._reload(mapping, at)
+
+        self._schedule(resumed_at, resumed)
         return Reply(202)
 
     def _restart(self, request: Request, user: _User, cell: _Cell) -> Reply:
-        """RECOVERY after the lag, then IDLE, whatever the state (PAUSED included)."""
+        """RECOVERY after the lag, then IDLE, whatever the state (PAUSED included); mappings in
+        an error state reload then (UNVERIFIED), and a broken one fails again."""
         connection = self._reachable(request, user, cell)
         _require_set_up(connection)
         self._require_free(connection)
         recovers_at = self._mono() + self._timing.lag_seconds
         connection.busy_until = recovers_at + self._timing.restart_seconds
+
+        def recovered(at: float) -> None:
+            self._enter(connection, "IDLE", at)
+            for mapping in connection.mappings:
+                if mapping.state in _ERROR_MAPPING:
+                    self._reload(mapping, at)
+
         self._schedule(recovers_at, lambda at: self._enter(connection, "RECOVERY", at))
-        self._schedule(connection.busy_until, lambda at: self._enter(connection, "IDLE", at))
+        self._schedule(connection.busy_until, recovered)
         return Reply(202)
 
     def _start_validation(self, request: Request, user: _User, cell: _Cell) -> Reply:
@@ -841,8 +912,17 @@ class FakeConnect:
 
     def _validate_mapping(self, request: Request, user: _User, cell: _Cell) -> Reply:
         """Synchronous, unlike a connection's diagnosis, and without a ``mappings`` key."""
-        _, mapping = self._reachable_mapping(request, user, cell)
-        return Reply.json(200, _mapping_checks(mapping))
+        connection, mapping = self._reachable_mapping(request, user, cell)
+        return Reply.json(200, _mapping_checks(mapping, _offered(connection, mapping)))
+
+    def _mapping_schema(self, request: Request, user: _User, cell: _Cell) -> Reply:
+        """The object's fields in the connection's org. UNVERIFIED: the path (the plugin's
+        types list a ``schema_url`` on each mapping) and this body."""
+        connection, mapping = self._reachable_mapping(request, user, cell)
+        fields = sorted(_offered(connection, mapping))
+        return Reply.json(
+            200, {"object_name": mapping.object_name, "fields": [{"name": f} for f in fields]}
+        )
 
     def _mapping_errors(self, request: Request, user: _User, cell: _Cell) -> Reply:
         connection, mapping = self._reachable_mapping(request, user, cell)
@@ -915,7 +995,10 @@ class FakeConnect:
         def finish(at: float) -> None:
             self._enter(connection, settles_in, at)
             for mapping in added:
-                self._reload(mapping, at)
+                # UNVERIFIED: a paused connection loads nothing: new mappings wait in INITIAL
+                # until sync resumes.
+                if settles_in != "PAUSED":
+                    self._reload(mapping, at)
             for object_name, state in failures.items():
                 failed = _mapping_named(connection, object_name)
                 if failed is not None:
@@ -1096,6 +1179,7 @@ class FakeConnect:
             "connection": {"id": connection.id},
             "detail_url": f"/api/v3/mappings/{mapping.id}",
             "errors_url": f"/api/v3/mappings/{mapping.id}/errors",
+            "schema_url": f"/api/v3/mappings/{mapping.id}/schema",
             "created_at": _iso(mapping.created_at),
             "updated_at": _iso(mapping.applied_at),
         }
@@ -1107,6 +1191,7 @@ def _errors_wire(errors: list[_WriteError]) -> dict[str, Any]:
             "id": e.id,
             "table_name": e.table_name,
             "record_id": e.record_id,
+            "action": e.action,
             "message": e.message,
             "created_at": _iso(e.created_at),
         }
@@ -1197,25 +1282,46 @@ def _diagnosis(connection: _Connection, script: _DiagnosisScript) -> dict[str, A
         "warnings": list(script.warnings),
         "passes": passes,
         "skips": [],
-        "mappings": {m.object_name: _mapping_checks(m) for m in connection.mappings},
+        "mappings": {
+            m.object_name: _mapping_checks(m, _offered(connection, m)) for m in connection.mappings
+        },
     }
 
 
-def _mapping_checks(mapping: _Mapping) -> dict[str, Any]:
-    """A mapping in an error state fails its check here only: the connection's own ``errors``
-    stay empty, so a client gating on them alone misses it (UNVERIFIED)."""
+def _mapping_checks(mapping: _Mapping, offered: frozenset[str]) -> dict[str, Any]:
+    """A mapping in an error state, or mapping fields its org lacks, fails its checks here
+    only: the connection's own ``errors`` stay empty, so a client gating on them alone misses
+    it (UNVERIFIED)."""
     rule, name = _MAPPING_STATE_RULE
     bad = mapping.state in _ERROR_MAPPING
-    check = _check(
+    state_check = _check(
         {"rule_id": rule, "display_name": name, "message": f"The mapping is {mapping.state}."},
         "FAILED" if bad else "PASSED",
     )
+    missing = sorted(set(mapping.config.get("fields", {})) - offered)
+    rule, name = _MAPPING_FIELDS_RULE
+    fields_check = _check(
+        {
+            "rule_id": rule,
+            "display_name": name,
+            "message": f"Fields missing in Salesforce: {', '.join(missing)}." if missing else "",
+        },
+        "FAILED" if missing else "PASSED",
+    )
+    checks = [(state_check, bad), (fields_check, bool(missing))]
     return {
-        "errors": [check] if bad else [],
+        "errors": [c for c, failed in checks if failed],
         "warnings": [],
-        "passes": [] if bad else [check],
+        "passes": [c for c, failed in checks if not failed],
         "skips": [],
     }
+
+
+def _offered(connection: _Connection, mapping: _Mapping) -> frozenset[str]:
+    scripted = connection.org_schema.get(mapping.object_name.lower())
+    if scripted is not None:
+        return scripted
+    return _STANDARD_FIELDS | frozenset(mapping.config.get("fields", {}))
 
 
 def _listing(connection: _Connection, origin: str, *, absolute: bool) -> dict[str, Any]:
@@ -1277,3 +1383,33 @@ def _shuffled_keys(value: Any) -> Any:
 
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class CredentialTrap:
+    """A host that must never hear from the action: it answers 404 to everything and keeps
+    every ``Authorization`` header it got, so a test can prove that no key reached it. Mount it
+    on a host name other than the sandbox's own (``sb.mount(trap, host="localhost")``)."""
+
+    name = "foreign"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._received: list[str] = []
+
+    @property
+    def received(self) -> list[str]:
+        with self._lock:
+            return list(self._received)
+
+    def routes(self) -> tuple[Route, ...]:
+        return ()  # every request ends in error_reply's 404
+
+    def error_reply(
+        self, request: Request, status: int, error_id: str | None, message: str | None
+    ) -> Reply:
+        with self._lock:
+            self._received.append(request.header("Authorization") or "")
+        return Reply.json(status, {"message": message or "Not found."})
+
+    def secrets(self) -> list[str]:
+        return []

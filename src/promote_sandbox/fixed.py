@@ -1,5 +1,5 @@
 """The demo sandbox on a chosen address with a chosen API key, for clients in another process or
-container that cannot be handed the random key of `promote-action sandbox`.
+container that cannot be handed the random key of `promote-sandbox`.
 
     PROMOTE_SANDBOX_TOKEN=HRKU-... python -m promote_sandbox.fixed --host 0.0.0.0 --port 8080
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import email.policy
 import json
 import re
 import secrets
@@ -26,6 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from email.parser import BytesParser
 from http.client import responses
 from typing import Any, Literal
 from urllib.parse import parse_qsl
@@ -40,8 +42,32 @@ Permission = Literal["manage", "view"]
 MAX_APPS = 300
 MAX_TOKENS = 9
 CONCURRENCY_LIMIT = 100
-DOCUMENTS = ("settings", "form/fields", "form/layout", "views", "status", "customize")
+DOCUMENTS = ("settings", "form/fields", "form/layout", "views", "status", "customize", "acl")
 """The settings documents of an app, named by their path under ``/k/v1/[preview/]app/``."""
+
+REPLACED_KEYS = {
+    "form/layout": ("layout",),
+    "views": ("views",),
+    "status": ("enable", "states", "actions"),
+    "customize": ("scope", "desktop", "mobile"),
+    "acl": ("rights",),
+}
+"""The preview documents written by one PUT, with the body keys each takes (a key left out of
+the body keeps its value)."""
+
+SYSTEM_FIELD_TYPES = frozenset(
+    {
+        "RECORD_NUMBER",
+        "CREATOR",
+        "CREATED_TIME",
+        "MODIFIER",
+        "UPDATED_TIME",
+        "STATUS",
+        "STATUS_ASSIGNEE",
+        "CATEGORY",
+    }
+)
+"""Fields every app has: they can be relabelled but never added or deleted."""
 
 _TOKEN_ALPHABET = string.ascii_letters + string.digits
 _INTEGER = re.compile(r"\s*-?\d+\s*")
@@ -53,6 +79,7 @@ _NOT_INTEGER = "Enter an integer value."
 _MINIMUM = "must be greater than or equal to 1"
 _DUPLICATE = "App ID is duplicated."
 _NOT_BOOLEAN = "must be boolean."
+_BAD = "The value is invalid."
 # UNVERIFIED: the body form's answer to more than 300 apps (the query form's is GAIA_TO03).
 _TOO_MANY_APPS = f"size must be between 0 and {MAX_APPS}"
 _INVALID_INPUT = "Missing or invalid input."
@@ -190,6 +217,17 @@ class _Job:
         return "FAIL" if app_id in self.failed else "CANCEL"
 
 
+@dataclass(frozen=True)
+class _File:
+    """An uploaded file: ``temporary`` ones are what ``POST /k/v1/file.json`` returns, until a
+    settings write (customize) stores them under a key of their own."""
+
+    name: str
+    content_type: str
+    data: bytes = field(repr=False)
+    temporary: bool
+
+
 class _Refused(Exception):
     """Raised anywhere below a handler with the reply that ends the request, so each check
     reads as one line."""
@@ -219,6 +257,8 @@ class FakeKintone:
         self._latest: dict[int, _Job] = {}
         self._unsettled: list[_Job] = []
         self._concurrency_limit = CONCURRENCY_LIMIT
+        self._files: dict[str, _File] = {}
+        self._view_ids = 1000
 
     # Seeding and inspection, for tests and demos.
 
@@ -315,7 +355,7 @@ class FakeKintone:
         ``desktop``, ``mobile``). Edits are not refused while a deploy runs, unlike the API's.
         """
         general = {"name": name, "description": description, "theme": theme}
-        changes = {
+        changes: dict[str, Mapping[str, Any]] = {
             "settings": {k: v for k, v in general.items() if v is not None},
             "form/fields": {} if fields is None else {"properties": fields},
             "form/layout": {} if layout is None else {"layout": layout},
@@ -325,7 +365,26 @@ class FakeKintone:
         }
         with self._lock:
             self._settle(time.monotonic())
-            return self._app(app_id).edit(_json_copy(changes))
+            app = self._app(app_id)
+            changes["customize"] = self._stored_customization(changes["customize"])
+            if views is not None:
+                changes["views"] = {"views": self._with_view_ids(app, views)}
+            return app.edit(_json_copy(changes))
+
+    def add_file(self, name: str, data: bytes, content_type: str = "text/javascript") -> str:
+        """Store a file as a customization would and return its key, for ``change_preview``'s
+        ``customize`` entries (``{"type": "FILE", "file": {"fileKey": key}}`` is expanded)."""
+        with self._lock:
+            return self._store(_File(name, content_type, data, temporary=False))
+
+    def publish(self, app_id: int | str) -> int:
+        """Seed a finished deploy: production takes the preview settings and their revision at
+        once (tests use it to give a source app its production settings)."""
+        with self._lock:
+            self._settle(time.monotonic())
+            app = self._app(app_id)
+            app.live = app.preview
+            return app.live.revision
 
     def set_deploy_behaviour(
         self,
@@ -384,12 +443,22 @@ class FakeKintone:
         table = [
             ("/preview/app/deploy.json", status, self._api(self._deploy, "write")),
             ("/app.json", self._api(self._get_app, "read"), None),
+            ("/file.json", self._api(self._download, "read"), self._api(self._upload, "write")),
         ]
+        adders = {"form/fields": self._api(self._add_fields, "write")}
         for document in DOCUMENTS:
             for prefix, preview in (("/preview", True), ("", False)):
                 getter = self._api(self._document_getter(document, preview=preview), "read")
-                table.append((f"{prefix}/app/{document}.json", getter, None))
-        routes = [("PUT", "/preview/app/settings.json", self._api(self._update_settings, "write"))]
+                adder = adders.get(document) if preview else None
+                table.append((f"{prefix}/app/{document}.json", getter, adder))
+        routes = [
+            ("PUT", "/preview/app/settings.json", self._api(self._update_settings, "write")),
+            ("PUT", "/preview/app/form/fields.json", self._api(self._update_fields, "write")),
+            ("DELETE", "/preview/app/form/fields.json", self._api(self._delete_fields, "write")),
+        ]
+        for document in REPLACED_KEYS:
+            writer = self._api(self._document_writer(document), "write")
+            routes.append(("PUT", f"/preview/app/{document}.json", writer))
         for path, get, post in table:
             routes.append(("GET", path, get))
             routes.append(("POST", path, self._overridable(get, post)))
@@ -623,6 +692,169 @@ class FakeKintone:
         changed = app.edit({"settings": _json_copy({k: body[k] for k in keys if k in body})})
         return Reply.json(200, {"revision": str(changed)})
 
+    def _preview_write(self, request: Request, caller: _Caller) -> tuple[_App, dict[str, Any]]:
+        """What every preview settings write checks first, in kintone's order: the body, the
+        app, App Management, the lock of a running deploy, then the revision (-1 or none: no
+        check). Nothing is changed by a refused write."""
+        body = _params(request)
+        app_id = _app_param(body, "app")
+        revision = body.get("revision")
+        expected = _integer(revision)
+        if revision is not None and expected is None:
+            raise _fail(400, "CB_VA01", _INVALID_INPUT, {"revision": [_NOT_INTEGER]})
+        app = self._resolve(request, app_id)
+        self._authorize(caller, app, "manage")
+        if self._busy(app, time.monotonic()):
+            raise _fail(400, "GAIA_DA02", _LOCKED)
+        if expected not in (None, -1) and expected != app.preview.revision:
+            raise _conflict(app)
+        return app, body
+
+    def _add_fields(self, request: Request, caller: _Caller) -> Reply:
+        app, body = self._preview_write(request, caller)
+        added = _properties(body)
+        fields = dict(app.preview.documents["form/fields"]["properties"])
+        for code, prop in added.items():
+            if code in fields:
+                # UNVERIFIED: the code and text kintone gives a duplicate field code.
+                raise _fail(400, "GAIA_FC02", f"The field code ({code}) is already in use.")
+            if prop.get("type") in SYSTEM_FIELD_TYPES:
+                raise _fail(400, "CB_VA01", _INVALID_INPUT, {f"properties.{code}.type": [_BAD]})
+            fields[code] = {**prop, "code": code}
+        return self._saved(app, {"form/fields": {"properties": fields}})
+
+    def _update_fields(self, request: Request, caller: _Caller) -> Reply:
+        """Each named field takes the given attributes; a ``code`` renames it. Its type cannot
+        change (kintone's answer to a type change is UNVERIFIED: CB_VA01 here)."""
+        app, body = self._preview_write(request, caller)
+        fields = dict(app.preview.documents["form/fields"]["properties"])
+        for code, prop in _properties(body).items():
+            current = fields.get(code)
+            if current is None:
+                raise _field_not_found(code)
+            if prop.get("type", current["type"]) != current["type"]:
+                errors = {f"properties.{code}.type": ["The field type cannot be changed."]}
+                raise _fail(400, "CB_VA01", _INVALID_INPUT, errors)
+            new_code = str(prop.get("code") or code)
+            del fields[code]
+            fields[new_code] = {**current, **prop, "code": new_code}
+        return self._saved(app, {"form/fields": {"properties": fields}})
+
+    def _delete_fields(self, request: Request, caller: _Caller) -> Reply:
+        """``fields`` from a JSON body or the query (``fields[0]=A``, as the JS client sends a
+        DELETE). The fields also leave the layout (UNVERIFIED: what kintone does to views
+        naming them)."""
+        app, body = self._preview_write(request, caller)
+        codes = body.get("fields")
+        if not isinstance(codes, list) or not codes:
+            raise _fail(400, "CB_VA01", _INVALID_INPUT, {"fields": [_REQUIRED]})
+        fields = dict(app.preview.documents["form/fields"]["properties"])
+        for code in codes:
+            current = fields.pop(str(code), None)
+            if current is None:
+                raise _field_not_found(str(code))
+            if current.get("type") in SYSTEM_FIELD_TYPES:
+                raise _fail(400, "CB_VA01", _INVALID_INPUT, {"fields": [_BAD]})
+        layout = _without_fields(app.preview.documents["form/layout"]["layout"], set(fields))
+        changes: dict[str, Mapping[str, Any]] = {
+            "form/fields": {"properties": fields},
+            "form/layout": {"layout": layout},
+        }
+        return self._saved(app, changes)
+
+    def _document_writer(self, document: str) -> ApiHandler:
+        """PUT of a whole preview document: the keys of ``REPLACED_KEYS`` found in the body."""
+
+        def put(request: Request, caller: _Caller) -> Reply:
+            app, body = self._preview_write(request, caller)
+            changes: dict[str, Any] = {k: body[k] for k in REPLACED_KEYS[document] if k in body}
+            if document == "customize":
+                changes = self._stored_customization(changes)
+            extra: dict[str, Any] = {}
+            if document == "views":
+                views = changes.get("views")
+                if not isinstance(views, dict):
+                    raise _fail(400, "CB_VA01", _INVALID_INPUT, {"views": [_REQUIRED]})
+                changes["views"] = self._with_view_ids(app, views)
+                extra["views"] = {name: {"id": v["id"]} for name, v in changes["views"].items()}
+            reply = self._saved(app, {document: changes})
+            if not extra:
+                return reply
+            return Reply.json(200, {**json.loads(reply.body), **extra})
+
+        return put
+
+    def _upload(self, request: Request, caller: _Caller) -> Reply:
+        """``multipart/form-data`` with one part named ``file``; the key lasts until a settings
+        write stores the file (kintone keeps it three days)."""
+        uploaded = _multipart_file(request)
+        if uploaded is None:
+            raise _fail(400, "CB_VA01", _INVALID_INPUT, {"file": [_REQUIRED]})
+        name, content_type, data = uploaded
+        key = self._store(_File(name, content_type, data, temporary=True))
+        return Reply.json(200, {"fileKey": key})
+
+    def _download(self, request: Request, caller: _Caller) -> Reply:
+        key = str(_params(request).get("fileKey") or "")
+        stored = self._files.get(key)
+        if stored is None:
+            # UNVERIFIED: the code kintone gives an unknown file key.
+            raise _fail(400, "GAIA_BL01", f"The specified file (id: {key}) not found.")
+        return Reply(200, (("Content-Type", stored.content_type),), stored.data)
+
+    def _saved(self, app: _App, changes: Mapping[str, Mapping[str, Any]]) -> Reply:
+        return Reply.json(200, {"revision": str(app.edit(_json_copy(changes)))})
+
+    def _store(self, stored: _File) -> str:
+        key = "".join(secrets.choice(string.hexdigits.lower()) for _ in range(36))
+        self._files[key] = stored
+        return key
+
+    def _stored_customization(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Customization entries naming an uploaded file (``file.fileKey``) as kintone shows
+        them: a new key of the app's own, with the file's name, type and size."""
+        result = dict(changes)
+        for platform in ("desktop", "mobile"):
+            lists = changes.get(platform)
+            if not isinstance(lists, dict):
+                continue
+            result[platform] = {
+                kind: [self._stored_entry(entry) for entry in lists.get(kind, [])]
+                for kind in ("js", "css")
+            }
+        return result
+
+    def _stored_entry(self, entry: Any) -> Any:
+        if not isinstance(entry, dict) or entry.get("type") != "FILE":
+            return entry
+        key = str((entry.get("file") or {}).get("fileKey") or "")
+        uploaded = self._files.get(key)
+        if uploaded is None:
+            # UNVERIFIED: the code kintone gives a customization naming an unknown file.
+            raise _fail(400, "GAIA_BL01", f"The specified file (id: {key}) not found.")
+        stored = replace(uploaded, temporary=False)
+        return {
+            "type": "FILE",
+            "file": {
+                "contentType": stored.content_type,
+                "fileKey": self._store(stored),
+                "name": stored.name,
+                "size": str(len(stored.data)),
+            },
+        }
+
+    def _with_view_ids(self, app: _App, views: Mapping[str, Any]) -> dict[str, Any]:
+        """Views keep their id across writes (by name); new ones get the next free id."""
+        before = app.preview.documents["views"]["views"]
+        result = {}
+        for name, view in views.items():
+            ident = before.get(name, {}).get("id")
+            if ident is None:
+                self._view_ids += 1
+                ident = str(self._view_ids)
+            result[name] = {**view, "name": name, "id": ident}
+        return result
+
     # Helpers; they run under the lock.
 
     def _app(self, app_id: int | str) -> _App:
@@ -732,6 +964,48 @@ def _conflict(app: _App) -> _Refused:
         "GAIA_CO03",
         f"The revision is not the latest. Someone may update the app settings (ID: {app.id}).",
     )
+
+
+def _field_not_found(code: str) -> _Refused:
+    return _fail(400, "GAIA_FC01", f"The specified field (code: {code}) not found.")
+
+
+def _properties(body: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    properties = body.get("properties")
+    if not isinstance(properties, dict) or not properties:
+        raise _fail(400, "CB_VA01", _INVALID_INPUT, {"properties": [_REQUIRED]})
+    if not all(isinstance(p, dict) for p in properties.values()):
+        raise _fail(400, "CB_VA01", _INVALID_INPUT, {"properties": [_BAD]})
+    return {str(code): dict(prop) for code, prop in properties.items()}
+
+
+def _without_fields(layout: Sequence[Any], kept: set[str]) -> list[Any]:
+    """The layout without the fields not in ``kept`` (labels, spacers and the like stay)."""
+    result = []
+    for original in layout:
+        row = dict(original)
+        if "fields" in row:
+            row["fields"] = [f for f in row["fields"] if "code" not in f or f["code"] in kept]
+        if "layout" in row:
+            row["layout"] = _without_fields(row["layout"], kept)
+        result.append(row)
+    return result
+
+
+def _multipart_file(request: Request) -> tuple[str, str, bytes] | None:
+    """The part named ``file`` of a multipart/form-data body: its name, type and bytes."""
+    content_type = request.header("Content-Type") or ""
+    if not content_type.lower().startswith("multipart/form-data"):
+        return None
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(head + request.body)
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == "file":
+            data = part.get_payload(decode=True)
+            name = part.get_filename() or "file"
+            if isinstance(data, bytes):
+                return name, part.get_content_type(), data
+    return None
 
 
 def _integer(value: object) -> int | None:
@@ -961,5 +1235,20 @@ def _initial_documents(app_id: int, name: str) -> dict[str, dict[str, Any]]:
             "scope": "ALL",
             "desktop": {"js": [], "css": []},
             "mobile": {"js": [], "css": []},
+        },
+        "acl": {
+            "rights": [
+                {
+                    "entity": {"type": "CREATOR", "code": None},
+                    "includeSubs": False,
+                    "appEditable": True,
+                    "recordViewable": True,
+                    "recordAddable": True,
+                    "recordEditable": True,
+                    "recordDeletable": True,
+                    "recordImportable": True,
+                    "recordExportable": True,
+                }
+            ]
         },
     }

@@ -7,7 +7,7 @@ scripted for that app, e.g. 503 twice while dynos restart, then 200 with a body.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .routing import Reply, Request, Route
@@ -19,6 +19,8 @@ class _Script:
     body: str = "ok"
     failures: int = 0
     failure_status: int = 503
+    healthy_for: int | None = None
+    on_healthy: Callable[[], None] | None = None
 
 
 class FakeWebApps:
@@ -39,10 +41,17 @@ class FakeWebApps:
         body: str = "ok",
         failures: int = 0,
         failure_status: int = 503,
+        healthy_for: int | None = None,
+        on_healthy: Callable[[], None] | None = None,
     ) -> None:
-        """Answer `failure_status` to the first `failures` requests, then `status` and `body`."""
+        """Answer `failure_status` to the first `failures` requests, then `status` and `body`;
+        with `healthy_for`, only that many times before failing again (an app that boots, then
+        crashes). `on_healthy` runs before each healthy answer is sent: a test's way to act at
+        a known moment (say, cancel the run right after a wave's last health check)."""
         with self._lock:
-            self._scripts[app] = _Script(status, body, failures, failure_status)
+            self._scripts[app] = _Script(
+                status, body, failures, failure_status, healthy_for, on_healthy
+            )
             self._hits[app] = 0
 
     def hits(self, app: str) -> int:
@@ -68,7 +77,12 @@ class FakeWebApps:
         with self._lock:
             script = self._scripts.get(app, _Script())
             self._hits[app] = self._hits.get(app, 0) + 1
-            failing = self._hits[app] <= script.failures
+            healthy = self._hits[app] - script.failures
+            failing = healthy <= 0 or (
+                script.healthy_for is not None and healthy > script.healthy_for
+            )
         if failing:
             return Reply.text(script.failure_status, "Application error")
+        if script.on_healthy is not None:
+            script.on_healthy()
         return Reply.text(script.status, script.body)

@@ -39,8 +39,8 @@ def test_cancellation_says_what_was_changed(world: ConnectWorld):
             assert time.monotonic() < deadline
             time.sleep(0.05)
         process.send_signal(signal.SIGTERM)
-        signalled = time.monotonic()
+        # A ceiling far below what the action waits for (60 s), not a timing: it stopped
+        # because of the signal, and says so below. (No wall-clock race in the assertions.)
         run = finish(process, tmp, timeout=10)
-        assert time.monotonic() - signalled < 2
     assert run.exit_code == 130
     assert "configuration imported" in run.error_lines()[0]

@@ -49,9 +49,9 @@ def test_cancellation_reports_that_kintone_finishes_the_deploy(kintone: KintoneW
             assert time.monotonic() < deadline
             time.sleep(0.02)
         process.send_signal(signal.SIGTERM)
-        signalled = time.monotonic()
+        # A ceiling far below what the action waits for (60 s), not a timing: it stopped
+        # because of the signal, and says so below. (No wall-clock race in the assertions.)
         run = finish(process, tmp, timeout=10)
-        assert time.monotonic() - signalled < 2
     assert run.exit_code == 130
     assert run.outputs["status"] == "cancelled"
     assert "kintone completes it on its own" in run.error_lines()[0]

@@ -26,9 +26,9 @@ def test_sigterm_reports_the_promotion_it_started(world: PipelineWorld):
             time.sleep(0.02)
         time.sleep(0.2)
         process.send_signal(signal.SIGTERM)
-        signalled = time.monotonic()
+        # A ceiling far below what the action waits for (60 s), not a timing: it stopped
+        # because of the signal, and says so below. (No wall-clock race in the assertions.)
         run = finish(process, tmp, timeout=10)
-        assert time.monotonic() - signalled < 2
     assert run.exit_code == 130
     assert run.outputs["status"] == "cancelled"
     assert run.outputs["promotion-id"] == world.sandbox.heroku.promotions()[0].id

@@ -243,3 +243,21 @@ def test_a_commit_that_is_not_a_sha_never_becomes_a_link(heroku: HerokuWorld):
     assert "compare/" not in run.summary
     assert "](https://t.example" not in run.summary
     assert "@acme" not in run.summary.replace("\\@acme", "")
+
+
+def test_deployment_statuses_say_the_wave(heroku: HerokuWorld, github):
+    run = run_action(
+        heroku.inputs(
+            canary_apps="shop-prod-eu", github_token=GITHUB_TOKEN, environment="production"
+        ),
+        **github,
+    )
+    assert run.exit_code == 0, run.stdout
+    [deployment] = heroku.sandbox.github.deployments("acme/shop")
+    statuses = heroku.sandbox.github.statuses("acme/shop", deployment.id)
+    assert [(s.state, s.description) for s in statuses] == [
+        ("in_progress", "deploying"),
+        ("in_progress", "wave 1 of 2 (canary): shop-prod-eu"),
+        ("in_progress", "wave 2 of 2: shop-prod-us"),
+        ("success", "succeeded"),
+    ]

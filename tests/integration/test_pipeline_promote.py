@@ -30,6 +30,7 @@ def test_promotes_to_the_next_stage_and_proves_every_target_runs_it(world: Pipel
         "slug-id",
         "source-release-version",
         "environment-url",
+        "waves",
     }
     assert set(run.outputs) == written
     assert written <= set(ACTION["outputs"]), "every output written is declared"

@@ -426,7 +426,14 @@ def test_write_errors_cover_the_last_24_hours(connect: FakeConnect, linked: Link
         "FIELD_CUSTOM_VALIDATION_EXCEPTION",
         "UNABLE_TO_LOCK_ROW",
     ]
-    assert set(errors["results"][0]) == {"id", "table_name", "record_id", "message", "created_at"}
+    assert set(errors["results"][0]) == {
+        "id",
+        "table_name",
+        "record_id",
+        "action",  # UNVERIFIED (see add_write_error)
+        "message",
+        "created_at",
+    }
     assert errors["results"][0]["table_name"] == "account"
     mappings = linked.mappings()
     account, contact = mappings["Account"], mappings["Contact"]
@@ -435,3 +442,82 @@ def test_write_errors_cover_the_last_24_hours(connect: FakeConnect, linked: Link
     assert linked.api.get(f"/mappings/{contact['id']}/errors").json() == {"count": 0, "results": []}
     connect.advance(3600)
     assert linked.api.get(f"{linked.path}/errors").json()["count"] == 1
+
+
+# -- issue 14: paused imports, recovery of mappings, schema, diverted cells -------------------------
+
+
+def test_import_into_a_paused_connection_loads_new_mappings_only_on_resume(
+    connect: FakeConnect, linked: Linked
+) -> None:
+    assert linked.post("pause").status_code == 202
+    connect.advance(STEP)
+    assert linked.state() == "PAUSED"
+    assert linked.post("import", {"version": 1, "mappings": [ACCOUNT, LEAD]}).status_code == 202
+    connect.advance(2 * STEP + 1)
+    assert linked.state() == "PAUSED"
+    assert linked.mappings()["Lead"]["state"] == "INITIAL"
+    assert "Lead" in {m["object_name"] for m in linked.export()["mappings"]}
+    assert linked.post("resume").status_code == 202
+    connect.advance(STEP)
+    assert linked.state() == "IDLE"
+    assert linked.mappings()["Lead"]["state"] == "RELOAD_TABLE"
+    connect.advance(STEP)
+    assert linked.mappings()["Lead"]["state"] == "DATA_SYNCED"
+
+
+def test_restart_reloads_mappings_in_error_and_a_broken_one_fails_again(
+    connect: FakeConnect, linked: Linked
+) -> None:
+    connect.set_mapping_state(linked.id, "Account", "SYSTEM_ERROR")
+    connect.break_mapping(linked.id, "Contact", "BAD_CONFIG")
+    assert linked.post("restart").status_code == 202
+    connect.advance(STEP)
+    assert linked.state() == "RECOVERY"
+    connect.advance(STEP)
+    assert linked.state() == "IDLE"
+    assert {n: m["state"] for n, m in linked.mappings().items()} == {
+        "Account": "RELOAD_TABLE",
+        "Contact": "RELOAD_TABLE",
+    }
+    connect.advance(STEP)
+    assert {n: m["state"] for n, m in linked.mappings().items()} == {
+        "Account": "DATA_SYNCED",
+        "Contact": "BAD_CONFIG",
+    }
+
+
+def test_a_reload_moves_the_last_salesforce_poll(connect: FakeConnect, linked: Linked) -> None:
+    before = linked.mappings()["Account"]
+    assert linked.api.post(f"/mappings/{before['id']}/actions/reload").status_code == 202
+    connect.advance(2 * STEP)
+    after = linked.mappings()["Account"]
+    assert after["state"] == "DATA_SYNCED"
+    assert after["times"]["sf_poll"] != before["times"]["sf_poll"]
+
+
+def test_mapping_schema_and_diagnosis_follow_the_org_schema(
+    connect: FakeConnect, linked: Linked
+) -> None:
+    account = linked.mappings()["Account"]
+    assert account["schema_url"] == f"/api/v3/mappings/{account['id']}/schema"
+    schema = linked.api.get(f"/mappings/{account['id']}/schema").json()
+    assert {"Id", "Name", "SystemModstamp"} <= {f["name"] for f in schema["fields"]}
+    assert linked.api.get(f"/mappings/{account['id']}/validations").json()["errors"] == []
+    connect.set_org_schema(linked.id, {"Account": ["Id", "SystemModstamp"]})
+    schema = linked.api.get(f"/mappings/{account['id']}/schema").json()
+    assert schema == {
+        "object_name": "Account",
+        "fields": [{"name": "Id"}, {"name": "SystemModstamp"}],
+    }
+    (error,) = linked.api.get(f"/mappings/{account['id']}/validations").json()["errors"]
+    assert error["rule_id"] == "MAPPING_FIELDS_MUST_EXIST"
+    assert error["message"] == "Fields missing in Salesforce: Name."
+
+
+def test_write_errors_say_which_write_failed(connect: FakeConnect, linked: Linked) -> None:
+    connect.add_write_error(
+        linked.id, "Contact", "DUPLICATE_VALUE", 1, action="INSERT", record_id=7
+    )
+    (error,) = linked.api.get(f"{linked.path}/errors").json()["results"]
+    assert (error["table_name"], error["record_id"], error["action"]) == ("contact", 7, "INSERT")

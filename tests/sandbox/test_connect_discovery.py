@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from promote_sandbox import Fault, Sandbox
-from promote_sandbox.connect import MAINTENANCE, FakeConnect
+from promote_sandbox.connect import MAINTENANCE, CredentialTrap, FakeConnect
 
 ACCOUNT = {
     "object_name": "Account",
@@ -340,3 +340,24 @@ def test_seeding_refuses_nonsense(connect: FakeConnect, world: World) -> None:
         connect.set_mapping_state(world.staging, "Opportunity", "BAD_CONFIG")
     with pytest.raises(KeyError):
         connect.connection(world.staging).mapping("Opportunity")
+
+
+def test_diverted_cells_point_at_another_host_whose_trap_records_credentials(
+    sandbox: Sandbox,
+) -> None:
+    """A spoofed discovery answer, for proving that no client follows it with a key."""
+    token = sandbox.connect.add_user("ops@example.com")
+    sandbox.connect.add_connection("prod-app", owner_token=token)
+    trap = CredentialTrap()
+    sandbox.mount(trap, host="localhost")
+    foreign = sandbox.url.replace("127.0.0.1", "localhost")
+    sandbox.connect.divert_cells(foreign)
+    headers = {"Authorization": f"Bearer {token}"}
+    (ref,) = httpx.post(f"{sandbox.url}/connect/auth/prod-app", headers=headers).json()[
+        "connections"
+    ]
+    assert ref["region_url"] == f"{foreign}/cells/us"
+    assert trap.received == []
+    assert httpx.get(f"{ref['region_url']}/api/v3/x", headers=headers).status_code == 404
+    assert trap.received == [f"Bearer {token}"]
+    assert token not in sandbox.request_log_text()

@@ -55,7 +55,8 @@ def test_every_document_has_a_preview_and_a_live_side_that_a_deploy_copies(
     assert {d: doc.pop("revision") for d, doc in live.items()} == dict.fromkeys(DOCUMENTS, "5")
     assert preview["form/fields"] == {"properties": changes["fields"]}
     assert preview["form/layout"] == {"layout": changes["layout"]}
-    assert preview["views"] == {"views": changes["views"]}
+    [view] = preview["views"]["views"].values()
+    assert view == {**changes["views"]["Big orders"], "id": view["id"]}, "a view has an id"
     assert preview["status"]["enable"] is True
     assert set(preview["status"]) == {"enable", "states", "actions"}
     assert preview["customize"]["desktop"] == changes["customize"]["desktop"]
@@ -172,3 +173,61 @@ def test_unknown_apis_answer_404_in_kintones_shape(sandbox: Sandbox, kintone: ht
         assert (body["code"], body["message"]) == ("GAIA_NF01", "The specified API is not found.")
         assert response.headers["X-ConcurrencyLimit-Limit"] == "100"
     assert [r.service for r in sandbox.requests] == ["kintone", "kintone"]
+
+
+def test_settings_writes_refused_by_kintone_change_nothing(
+    sandbox: Sandbox, kintone: httpx.Client
+) -> None:
+    fields = "/k/v1/preview/app/form/fields.json"
+    refusals = [
+        kintone.put(
+            fields,
+            json={"app": 1, "properties": {"Title": {"type": "NUMBER"}}, "revision": 5},
+        ),
+        kintone.put(fields, json={"app": 1, "properties": {"Nope": {"type": "NUMBER"}}}),
+        kintone.request("DELETE", fields, json={"app": 1, "fields": ["Record_number"]}),
+        kintone.post(fields, json={"app": 1, "properties": {"Title": {"type": "NUMBER"}}}),
+        kintone.put(
+            "/k/v1/preview/app/customize.json",
+            json={"app": 1, "desktop": {"js": [{"type": "FILE", "file": {"fileKey": "x"}}]}},
+        ),
+        kintone.put("/k/v1/preview/app/views.json", json={"app": 1, "views": {}, "revision": 4}),
+    ]
+
+    codes = [(r.status_code, r.json()["code"]) for r in refusals]
+    assert codes == [
+        (400, "CB_VA01"),
+        (400, "GAIA_FC01"),
+        (400, "CB_VA01"),
+        (400, "GAIA_FC02"),
+        (400, "GAIA_BL01"),
+        (409, "GAIA_CO03"),
+    ]
+    assert sandbox.kintone.app(1).preview_revision == 5
+
+
+def test_views_keep_their_ids_and_a_file_is_stored_under_a_key_of_the_app(
+    sandbox: Sandbox, kintone: httpx.Client
+) -> None:
+    views = "/k/v1/preview/app/views.json"
+    before = kintone.get(views, params={"app": 1}).json()["views"]["All records"]["id"]
+    renamed = {
+        "All records": {"type": "LIST", "name": "All records", "index": "1"},
+        "New": {"type": "LIST", "name": "New", "index": "0"},
+    }
+    answer = kintone.put(views, json={"app": 1, "views": renamed}).json()
+    assert answer["revision"] == "6"
+    assert answer["views"]["All records"] == {"id": before}
+    assert answer["views"]["New"]["id"] not in (before, None)
+
+    upload = kintone.post("/k/v1/file.json", files={"file": ("a.css", b"p{}", "text/css")})
+    temporary = upload.json()["fileKey"]
+    customize = {"app": 1, "desktop": {"css": [{"type": "FILE", "file": {"fileKey": temporary}}]}}
+    kintone.put("/k/v1/preview/app/customize.json", json=customize).raise_for_status()
+    stored = kintone.get("/k/v1/preview/app/customize.json", params={"app": 1}).json()
+    [entry] = stored["desktop"]["css"]
+    assert entry["file"]["name"] == "a.css"
+    assert entry["file"]["size"] == "3"
+    assert entry["file"]["fileKey"] != temporary
+    download = kintone.get("/k/v1/file.json", params={"fileKey": entry["file"]["fileKey"]})
+    assert (download.content, download.headers["Content-Type"]) == (b"p{}", "text/css")

@@ -297,3 +297,102 @@ def test_a_client_certificate_opens_secure_access(kworld, certificates, tmp_path
         "code": "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED",
     }
     assert [(r.method, r.path, r.status) for r in requests] == [("GET", DEPLOY, 200)]
+
+
+SETTINGS_ROUND_TRIP = """
+  const app = 1;
+  let { revision } = await client.app.getAppSettings({ app, preview: true });
+  const revisions = [revision];
+  const step = async (call) => {
+    ({ revision } = await call);
+    revisions.push(revision);
+  };
+  await step(client.app.addFormFields({ app, revision, properties: {
+    Amount: { type: "NUMBER", code: "Amount", label: "Amount" },
+    Scratch: { type: "SINGLE_LINE_TEXT", code: "Scratch", label: "Scratch" },
+  } }));
+  await step(client.app.updateFormFields({ app, revision, properties: {
+    Title: { type: "SINGLE_LINE_TEXT", label: "Order title" },
+  } }));
+  await step(client.app.deleteFormFields({ app, revision, fields: ["Scratch"] }));
+  await step(client.app.updateFormLayout({ app, revision, layout: [
+    { type: "ROW", fields: [{ type: "SINGLE_LINE_TEXT", code: "Title" }, { type: "NUMBER", code: "Amount" }] },
+  ] }));
+  const views = await client.app.updateViews({ app, revision, views: {
+    "Big orders": { type: "LIST", name: "Big orders", index: 0, fields: ["Title", "Amount"],
+                    filterCond: "Amount > 1000", sort: "Amount desc" },
+  } });
+  revision = views.revision;
+  revisions.push(revision);
+  await step(client.app.updateProcessManagement({ app, revision, enable: true }));
+  const { fileKey } = await client.file.uploadFile({
+    file: { name: "orders.js", data: "console.log('orders');\\n" },
+  });
+  await step(client.app.updateAppCustomize({ app, revision, scope: "ADMIN",
+    desktop: { js: [{ type: "FILE", file: { fileKey } }], css: [] } }));
+  await step(client.app.updateAppAcl({ app, revision, rights: [
+    { entity: { type: "USER", code: "admin" }, appEditable: true, recordViewable: true },
+  ] }));
+  let stale;
+  try {
+    await client.app.updateFormLayout({ app, revision: revisions[0], layout: [] });
+  } catch (error) {
+    stale = described(error);
+  }
+  await client.app.deployApp({ apps: [{ app, revision }] });
+  const statuses = await deployed([app]);
+  const fields = await client.app.getFormFields({ app });
+  const customize = await client.app.getAppCustomize({ app });
+  const file = await client.file.downloadFile({ fileKey: customize.desktop.js[0].file.fileKey });
+  return {
+    revisions, stale, statuses,
+    viewIds: views.views,
+    fields: Object.keys(fields.properties).sort(),
+    title: fields.properties.Title.label,
+    layout: (await client.app.getFormLayout({ app })).layout,
+    views: Object.keys((await client.app.getViews({ app })).views),
+    process: (await client.app.getProcessManagement({ app })).enable,
+    customize,
+    file: Buffer.from(file).toString(),
+    acl: (await client.app.getAppAcl({ app })).rights,
+  };
+"""
+
+
+def test_settings_writes_uploads_and_deploy(sandbox: Sandbox, kworld, tmp_path: Path) -> None:
+    """What kintone-promote writes, written by the official client: every settings API with
+    its revision, a file upload, a deploy, and the production settings read back."""
+    options = {"auth": {"username": "admin", "password": "admin-pass-1"}}
+
+    result = _run(tmp_path, _local(sandbox), options, SETTINGS_ROUND_TRIP)
+
+    assert result["revisions"] == [str(n) for n in range(5, 14)]
+    assert result["stale"]["code"] == "GAIA_CO03"
+    assert result["stale"]["status"] == 409
+    assert result["statuses"] == [{"app": "1", "status": "SUCCESS"}]
+    assert result["fields"] == ["Amount", "Record_number", "Title"]
+    assert result["title"] == "Order title"
+    assert [f["code"] for f in result["layout"][0]["fields"]] == ["Title", "Amount"]
+    assert result["views"] == ["Big orders"]
+    assert list(result["viewIds"]) == ["Big orders"]
+    assert result["process"] is True
+    [js] = result["customize"]["desktop"]["js"]
+    assert js["type"] == "FILE"
+    assert {k: js["file"][k] for k in ("name", "size")} == {"name": "orders.js", "size": "23"}
+    assert result["customize"]["scope"] == "ADMIN"
+    assert result["file"] == "console.log('orders');\n"
+    assert result["acl"][0]["entity"] == {"type": "USER", "code": "admin"}
+    app = sandbox.kintone.app(1)
+    assert app.live == app.preview
+    assert app.live_revision == 13
+    writes = [(r.method, r.path) for r in sandbox.writes()]
+    assert writes[:4] == [
+        ("POST", "/k/v1/preview/app/form/fields.json"),
+        ("PUT", "/k/v1/preview/app/form/fields.json"),
+        ("DELETE", "/k/v1/preview/app/form/fields.json"),
+        ("PUT", "/k/v1/preview/app/form/layout.json"),
+    ]
+    [delete] = [r for r in sandbox.requests if r.method == "DELETE"]
+    assert "fields%5B0%5D=Scratch" in delete.query, "the client sends a DELETE's fields as a query"
+    [upload] = [r for r in sandbox.requests if r.path == "/k/v1/file.json" and r.method == "POST"]
+    assert upload.headers["Content-Type"].startswith("multipart/form-data; boundary=")

@@ -61,17 +61,24 @@ def test_wait_for_times_out_after_a_last_probe_at_the_deadline():
 
 def test_cancellation_wakes_a_sleeping_wait_at_once():
     cancel = CancelToken()
-    threading.Timer(0.1, cancel.cancel, args=("SIGTERM",)).start()
-    started = time.monotonic()
+    probes: list[int] = []
+
+    def probe() -> None:
+        probes.append(1)
+        # Cancelled from another thread while the wait sleeps for the next 30 s poll.
+        threading.Timer(0.05, cancel.cancel, args=("SIGTERM",)).start()
+
     with pytest.raises(Cancelled, match="SIGTERM"):
         wait_for(
-            lambda: None,
+            probe,
             what="x",
-            deadline=Deadline(60),
+            deadline=Deadline(3600),
             cancel=cancel,
-            schedule=PollSchedule(first_delay=30),
+            schedule=PollSchedule(first_delay=30, min_interval=30),
         )
-    assert time.monotonic() - started < 1
+    # Woken in its first 30 s sleep (a wait that slept it out would have probed again; the
+    # test would take 30 s): the sleep, not a poll, noticed the cancellation.
+    assert probes == [1]
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ Wire facts (API_NOTES section 3): every request carries the Heroku API key as a 
 `POST {discovery}/auth/{app}` adds the key's user to the add-on's access list (idempotent) and
 returns the connections the user can see, each with the `region_url` of the cell that serves
 it; the API root is `region_url + /api/v3`. Error bodies are `{"message"}` or `{"error"}`.
+The key goes to a cell only if its host is on the allow-list (urls.check_credential_host).
 """
 
 from __future__ import annotations
@@ -15,10 +16,16 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from promote_action.connect.models import Connection, ConnectionRef, Diagnosis, WriteErrors
-from promote_action.errors import PromoteError
+from promote_action.connect.models import (
+    Connection,
+    ConnectionRef,
+    Diagnosis,
+    Mapping,
+    WriteErrors,
+)
+from promote_action.errors import PromoteError, RemoteError
 from promote_action.http import HttpClient, RetryPolicy
-from promote_action.urls import check_api_url
+from promote_action.urls import check_credential_host
 from promote_action.waiting import CancelToken, Deadline
 
 CONNECT_RETRIES = RetryPolicy(max_attempts=30, base_delay=1.0, max_delay=60.0)
@@ -55,6 +62,7 @@ class ConnectClient:
         self._verify = verify
         self._cells: dict[str, HttpClient] = {}
         self._lock = threading.Lock()
+        self._discovery_url = discovery_url
         self.discovery = self._client(discovery_url)
 
     def _client(self, base_url: str) -> HttpClient:
@@ -81,16 +89,14 @@ class ConnectClient:
 
     # -- discovery --------------------------------------------------------------------------------
 
-    def connections(self, app: str, *, resource: str | None = None) -> list[ConnectionRef]:
-        """The app's Sync connections. A search finds only connections whose access list has
-        our user; new add-ons have an empty one, so when the search finds nothing (or not the
-        wanted `resource`) we join the lists with `POST /auth/{app}` (idempotent) and take the
-        connections it returns. A dry run thus writes nothing once the user is on the lists."""
-        listed = self.discovery.get_json("/connections", params={"app": app, "addon_type": "1"})
-        found = self._sync_connections(app, listed.get("results", []))
-        if found and (resource is None or any(c.resource_name == resource for c in found)):
-            return found
-        joined = self.discovery.request("POST", f"/auth/{quote(app, safe='')}").json()
+    def connections(self, app: str) -> list[ConnectionRef]:
+        """The app's Sync connections, after joining their access lists with `POST /auth/{app}`
+        every time (the plugin's `--check-for-new`): a search alone lists only connections the
+        user was already on, so an add-on attached later would go unseen and the wrong
+        connection be chosen. The handshake is idempotent, so it is repeated after a fault."""
+        joined = self.discovery.request(
+            "POST", f"/auth/{quote(app, safe='')}", params={"addon_type": "1"}, safe=True
+        ).json()
         return self._sync_connections(app, joined.get("connections", []))
 
     @staticmethod
@@ -99,13 +105,14 @@ class ConnectClient:
         return [c for c in found if c.app_name == app and c.addon_type in ("Sync", "")]
 
     def _cell(self, ref: ConnectionRef) -> HttpClient:
-        """The cell that serves `ref`. Its URL comes from discovery; our key is sent there only
-        if it is https (or a loopback sandbox), like every other API URL we accept."""
-        parts = urlsplit(ref.region_url)
+        """The cell that serves `ref`. Its URL comes from discovery, so it is checked against
+        the credential allow-list before our key goes there, refused before any request."""
         try:
-            root = check_api_url(f"{parts.scheme}://{parts.netloc}")
+            root = check_credential_host(ref.region_url, self._discovery_url)
         except ValueError as exc:
-            raise PromoteError(f"Heroku Connect returned an unusable region_url: {exc}") from None
+            raise PromoteError(
+                f"Heroku Connect named a region_url our key may not go to: {exc}"
+            ) from None
         with self._lock:
             if root not in self._cells:
                 self._cells[root] = self._client(root)
@@ -147,6 +154,39 @@ class ConnectClient:
     def action(self, ref: ConnectionRef, name: str) -> None:
         """`pause`, `resume` or `restart`: asynchronous, answered 202."""
         self._cell(ref).request("POST", self._api(ref, f"/connections/{ref.id}/actions/{name}"))
+
+    def restart(self, ref: ConnectionRef) -> None:
+        """The plugin's `connect:recover`: asynchronous; RECOVERY, then IDLE."""
+        self.action(ref, "restart")
+
+    def reload_mapping(self, ref: ConnectionRef, mapping_id: str) -> None:
+        """Reload one mapping's data from Salesforce (202). A second reload only restarts the
+        load, so a reload whose answer was lost is sent again."""
+        path = self._api(ref, f"/mappings/{mapping_id}/actions/reload")
+        self._cell(ref).request("POST", path, safe=True)
+
+    def mapping_validations(self, ref: ConnectionRef, mapping_id: str) -> Diagnosis:
+        """The plugin's `connect:mapping:diagnose`: synchronous, one mapping's checks."""
+        path = self._api(ref, f"/mappings/{mapping_id}/validations")
+        return Diagnosis.model_validate(self._cell(ref).get_json(path))
+
+    def mapping_schema(self, ref: ConnectionRef, mapping: Mapping) -> set[str] | None:
+        """The Salesforce fields of a mapped object in the connection's org, from the mapping's
+        `schema_url`; None where the API gives none. UNVERIFIED body: `{"fields": [{"name"}]}`,
+        so a 404 or another shape means "not exposed", never a failed plan."""
+        if not mapping.schema_url:
+            return None
+        path = urlsplit(self._resolve(ref, mapping.schema_url)).path
+        try:
+            body = self._cell(ref).get_json(path)
+        except RemoteError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        fields = body.get("fields") if isinstance(body, dict) else None
+        if not isinstance(fields, list):
+            return None
+        return {str(f.get("name")) for f in fields if isinstance(f, dict) and f.get("name")}
 
     def delete_mapping(self, ref: ConnectionRef, mapping_id: str) -> None:
         self._cell(ref).request("DELETE", self._api(ref, f"/mappings/{mapping_id}"))

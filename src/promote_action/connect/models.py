@@ -84,6 +84,9 @@ class Mapping(_Model):
     state: str = ""
     state_description: str | None = None
     counts: Counts = Field(default_factory=Counts)
+    times: dict[str, str | None] = Field(default_factory=dict)
+    """When Salesforce was last polled (`sf_poll`) etc.: a changed `sf_poll` shows a new load."""
+    schema_url: str | None = None
 
 
 class Connection(_Model):
@@ -116,6 +119,9 @@ class WriteError(_Model):
     id: str | int | None = None
     table_name: str | None = None
     record_id: str | int | None = None
+    action: str | None = None
+    """The write that failed (INSERT, UPDATE, DELETE). UNVERIFIED: named after the trigger
+    log's `action` column; absent in the plugin's types, so it may be missing."""
     message: str = ""
     created_at: str | None = None
 

@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from promote_action.errors import UsageError
 from promote_action.inputs import validators as v
-from promote_action.inputs.validators import AppPin
+from promote_action.inputs.validators import AppPin, WaveSpec
 from promote_action.registry import OPERATION_NAMES
 
 SECRET_INPUTS = (
@@ -27,6 +27,9 @@ SECRET_INPUTS = (
     "kintone-client-cert",
     "kintone-client-cert-password",
     "kintone-oauth-token",
+    "kintone-source-api-token",
+    "kintone-source-username",
+    "kintone-source-password",
     "github-token",
     "plan-key",
 )
@@ -179,6 +182,47 @@ class Inputs(BaseSettings):
         "OAuth access token with k:app_settings scopes (secret).",
         "KINTONE_OAUTH_TOKEN",
     )
+    kintone_source_app: Annotated[int | None, BeforeValidator(v.kintone_app)] = input_field(
+        "kintone-source-app", None, "kintone-promote: the app whose settings are shipped."
+    )
+    kintone_source_base_url: Annotated[str | None, BeforeValidator(v.kintone_url)] = input_field(
+        "kintone-source-base-url",
+        None,
+        "kintone-promote: domain of kintone-source-app (default: kintone-base-url).",
+    )
+    kintone_source_api_token: SecretStr | None = input_field(
+        "kintone-source-api-token",
+        None,
+        "kintone-promote: API token of the source app (secret; default: the target login).",
+    )
+    kintone_source_username: SecretStr | None = input_field(
+        "kintone-source-username",
+        None,
+        "kintone-promote: login on the source domain (secret; default: the target login).",
+    )
+    kintone_source_password: SecretStr | None = input_field(
+        "kintone-source-password", None, "Password for kintone-source-username (secret)."
+    )
+    kintone_source_snapshot: Annotated[str | None, BeforeValidator(v.file_path)] = input_field(
+        "kintone-source-snapshot",
+        None,
+        "kintone-promote: a snapshot directory (from kintone-export) to ship instead of an app.",
+    )
+    kintone_snapshot_path: Annotated[str | None, BeforeValidator(v.file_path)] = input_field(
+        "kintone-snapshot-path",
+        None,
+        "kintone-export: directory, relative to the workspace, the snapshot is written to.",
+    )
+    kintone_allow_field_deletion: Annotated[bool, BeforeValidator(v.boolean)] = input_field(
+        "kintone-allow-field-deletion",
+        False,
+        "kintone-promote: remove target fields the source lacks (their data is lost).",
+    )
+    kintone_app_permissions: Annotated[bool, BeforeValidator(v.boolean)] = input_field(
+        "kintone-app-permissions",
+        False,
+        "kintone-export/kintone-promote: include the app permissions (acl).",
+    )
 
     connect_api_url: Annotated[str, BeforeValidator(v.api_url)] = input_field(
         "connect-api-url",
@@ -197,8 +241,15 @@ class Inputs(BaseSettings):
     connect_prune: Annotated[bool, BeforeValidator(v.boolean)] = input_field(
         "connect-prune", False, "connect-promote: delete target mappings absent from the source."
     )
-    connect_max_write_errors: Annotated[int, BeforeValidator(v.write_error_count)] = input_field(
-        "connect-max-write-errors", 0, "connect-check: write errors (last 24 h) tolerated."
+    connect_max_write_errors: Annotated[v.WriteErrorLimit, BeforeValidator(v.write_error_limit)] = (
+        input_field(
+            "connect-max-write-errors",
+            v.WriteErrorLimit(),
+            "connect-check: write errors (last 24 h) tolerated: a number, or Object=N per mapping.",
+        )
+    )
+    connect_mappings: Annotated[list[str], BeforeValidator(v.object_names)] = input_field(
+        "connect-mappings", [], "connect-reload: the mapped objects to reload; empty: all."
     )
 
     github_token: Annotated[SecretStr | None, BeforeValidator(v.api_key)] = input_field(
@@ -234,6 +285,19 @@ class Inputs(BaseSettings):
         "rollback-on-failure",
         False,
         "Heroku: roll a target back to its previous release if it fails after being changed.",
+    )
+    health_check_soak: Annotated[float | None, BeforeValidator(v.duration)] = input_field(
+        "health-check-soak",
+        None,
+        "Keep probing a healthy target for this long (e.g. 2m); one failed probe fails it.",
+    )
+    canary_apps: Annotated[list[str], BeforeValidator(v.target_apps)] = input_field(
+        "canary-apps", [], "Heroku: targets released and checked first, as wave 1."
+    )
+    waves: Annotated[WaveSpec | None, BeforeValidator(v.waves)] = input_field(
+        "waves",
+        None,
+        "Heroku: release in waves: cumulative sizes (1, 25%, 100%) or app lists (a; b, c).",
     )
 
     _given: frozenset[str] = PrivateAttr(default=frozenset())

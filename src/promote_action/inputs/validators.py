@@ -7,6 +7,7 @@ raises ValueError saying what is accepted; secrets are never echoed.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, SecretStr
@@ -31,6 +32,10 @@ MAX_DESCRIPTION = 500
 MAX_KINTONE_APPS = 300
 KINTONE_PIN = re.compile(r"^(\d{1,10})(?::(\d{1,10}))?$")
 MODES = ("run", "plan", "apply")
+OBJECT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
+"""A Salesforce object's API name (Account, My_Object__c)."""
+MAX_WAVES = 20
+WAVE_SIZE = re.compile(r"^(\d{1,3})(%?)$")
 
 
 class AppPin(BaseModel):
@@ -38,6 +43,21 @@ class AppPin(BaseModel):
 
     app: int
     revision: int | None = None
+
+
+class WaveSize(BaseModel):
+    """One cumulative size of the `waves` input: a number of targets, or a percentage."""
+
+    value: int
+    percent: bool
+
+
+class WaveSpec(BaseModel):
+    """The `waves` input: cumulative sizes (`1, 25%, 100%`) or explicit app lists (`a; b, c`).
+    Exactly one of the two is set; which targets they mean is resolved when planning."""
+
+    sizes: list[WaveSize] = []
+    groups: list[list[str]] = []
 
 
 def operation(value: object) -> object:
@@ -125,10 +145,50 @@ def file_path(value: object) -> str:
     return text
 
 
-def write_error_count(value: object) -> int:
+@dataclass(frozen=True)
+class WriteErrorLimit:
+    """`connect-max-write-errors`: a number for the whole connection, or `Object=N` items for
+    each mapping (mappings not named then tolerate none)."""
+
+    total: int | None = 0
+    per_mapping: tuple[tuple[str, int], ...] = ()
+
+    def limit_for(self, object_name: str) -> int:
+        wanted = object_name.lower()
+        return next((n for name, n in self.per_mapping if name.lower() == wanted), 0)
+
+
+def write_error_limit(value: object) -> WriteErrorLimit:
     text = str(value).strip()
-    if not text.isdigit():
-        raise ValueError("expected a number of write errors (0 or more)")
+    if text.isdigit():
+        return WriteErrorLimit(total=int(text))
+    limits: list[tuple[str, int]] = []
+    for item in split_list(text):
+        name, sep, count = (part.strip() for part in item.partition("="))
+        if not sep or not OBJECT_NAME.fullmatch(name) or not count.isdigit():
+            raise ValueError(
+                "expected a number of write errors (0 or more), or Object=N items such as "
+                "'Account=0, Contact=5'"
+            )
+        limits.append((name, int(count)))
+    return WriteErrorLimit(total=None, per_mapping=tuple(limits))
+
+
+def object_names(value: object) -> list[str]:
+    """`connect-mappings`: Salesforce object names, comma- or newline-separated."""
+    names = split_list(value)
+    for name in names:
+        if not OBJECT_NAME.fullmatch(name):
+            raise ValueError(
+                f"'{printable(name)}' is not a Salesforce object name (e.g. Account, Custom__c)"
+            )
+    return names
+
+
+def kintone_app(value: object) -> int:
+    text = str(value).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError("expected an app id (a positive number)")
     return int(text)
 
 
@@ -148,6 +208,36 @@ def target_apps(value: object) -> list[str]:
     if len(apps) > MAX_TARGETS:
         raise ValueError(f"expected at most {MAX_TARGETS} apps, got {len(apps)}")
     return apps
+
+
+def waves(value: object) -> WaveSpec:
+    """Sizes when every item is a number or a percentage (commas, `;` or newlines between them);
+    otherwise app lists, one wave per `;` or line, apps separated by commas."""
+    if isinstance(value, WaveSpec):
+        return value
+    text = str(value)
+    items = [item.strip() for item in re.split(r"[,;\n]", text) if item.strip()]
+    if not items:
+        raise ValueError("expected sizes such as 1, 25%, 100% or app lists such as a; b, c")
+    sized = [WAVE_SIZE.match(item.replace(" ", "")) for item in items]
+    if all(sized):
+        sizes = [WaveSize(value=int(m.group(1)), percent=bool(m.group(2))) for m in sized if m]
+        for size in sizes:
+            if size.value < 1 or (size.percent and size.value > 100):
+                raise ValueError("expected sizes of at least 1 target and percentages up to 100%")
+        if len(sizes) > MAX_WAVES:
+            raise ValueError(f"expected at most {MAX_WAVES} waves, got {len(sizes)}")
+        return WaveSpec(sizes=sizes)
+    if any(sized):
+        raise ValueError("expected either sizes (1, 25%, 100%) or app lists (a; b, c), not both")
+    parts = [part for part in re.split(r"[;\n]", text) if part.strip(" ,")]
+    groups = [[check_app(app) for app in split_list(part)] for part in parts]
+    apps = [app for group in groups for app in group]
+    if len(set(apps)) != len(apps):
+        raise ValueError("each app may be in one wave only")
+    if len(groups) > MAX_WAVES:
+        raise ValueError(f"expected at most {MAX_WAVES} waves, got {len(groups)}")
+    return WaveSpec(groups=groups)
 
 
 def stage(value: object) -> str:

@@ -119,6 +119,35 @@ class KintoneClient:
         data = self.http.get_json(f"{self.prefix}{where}/{kind}.json", params={"app": app})
         return data if isinstance(data, dict) else {}
 
+    def write_document(
+        self, method: str, app: str, kind: str, revision: int, body: dict[str, Any]
+    ) -> int:
+        """Change a preview settings document (`form/fields` POST/PUT/DELETE, the others PUT),
+        pinned to `revision`: kintone refuses it (GAIA_CO03) once anyone else changed the app,
+        so a write is never applied on top of settings it was not planned against. Returns the
+        app's new preview revision."""
+        payload = {**body, "app": app, "revision": revision}
+        response = self.http.request(method, f"{self.prefix}/preview/app/{kind}.json", json=payload)
+        return int(response.json()["revision"])
+
+    def download_file(self, file_key: str) -> bytes:
+        """A customization file's content, by the key its settings document names."""
+        response = self.http.request(
+            "GET", f"{self.prefix}/file.json", params={"fileKey": file_key}
+        )
+        return response.content
+
+    def upload_file(self, name: str, content: bytes, content_type: str) -> str:
+        """Upload a file for a settings write; the key is temporary until a write names it.
+        Repeating it is harmless (an unused key just expires), so it is retried like a read."""
+        response = self.http.request(
+            "POST",
+            f"{self.prefix}/file.json",
+            files={"file": (name, content, content_type)},
+            safe=True,
+        )
+        return str(response.json()["fileKey"])
+
     def deploy(self, apps: Sequence[tuple[str, int | None]], *, revert: bool) -> None:
         """Start the asynchronous deploy (or revert); 200 `{}` says only that it was accepted."""
         body = {

@@ -48,6 +48,9 @@ class Services:
     certificate."""
     transport: httpx.BaseTransport | None = None
     """The platform clients' transport: None for the network, or a fake's (httpx.MockTransport)."""
+    on_progress: Callable[[str], None] = field(default=lambda description: None)
+    """Told a short line at each milestone of a long apply ("wave 2 of 3: ..."); the runner
+    points it at the GitHub deployment's status, so operations need not know GitHub."""
 
     @property
     def unapplied_status(self) -> Status:

@@ -1,10 +1,15 @@
-"""Heroku Connect operations: promote mappings with the code, pause/resume sync, health gate.
+"""Heroku Connect operations: promote mappings with the code, pause/resume sync, health gate,
+recover, reload mappings, export the configuration for review.
 
 The Connect CLI plugin is awkward in CI (fixed export names, prompts, `connect:diagnose`
 exiting 0 with errors, no waiting) and an import is accepted at once but fails later. Here every
 step is waited for and verified through the API: after an import the target must have left
 IMPORT_CONFIGURATION, its exported configuration must match what was imported, every mapping
 must be healthy and the diagnosis must have no errors.
+
+An import into a PAUSED connection is applied but loads nothing until sync resumes: it is
+verified by re-export alone, and `connect-resume` then waits until every mapping loads.
+Writes whose answer was lost are settled by reading the connection (`settled_write`).
 """
 
 from __future__ import annotations
@@ -12,9 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,21 +37,31 @@ from promote_action.connect.models import (
     Connection,
     ConnectionRef,
     Diagnosis,
+    Mapping,
+    WriteError,
     WriteErrors,
 )
 from promote_action.context import RunContext
 from promote_action.errors import (
-    AmbiguousWriteError,
     Cancelled,
     PromoteError,
+    RemoteError,
     UsageError,
     VerificationError,
     WaitTimeout,
 )
 from promote_action.inputs import Inputs, reveal
-from promote_action.operations.base import Services, failure_of
+from promote_action.inputs.parsers import printable
+from promote_action.inputs.validators import WriteErrorLimit
+from promote_action.operations.base import Services, failure_of, write_once
 from promote_action.report import markdown as md
-from promote_action.report.common import DRY_RUN, compact_json, footer, heroku_app_link
+from promote_action.report.common import (
+    DRY_RUN,
+    compact_json,
+    findings,
+    footer,
+    heroku_app_link,
+)
 from promote_action.report.model import Result, Summary
 from promote_action.status import Status
 from promote_action.waiting import PollSchedule, wait_for
@@ -55,6 +71,11 @@ log = logging.getLogger("promote_action.connect")
 CONNECT_SCHEDULE = PollSchedule(first_delay=2.0, min_interval=2.0, fraction=0.25, max_interval=30.0)
 """The Connect API budget is small and its states lag: start after a short pause, then back off
 to 10 s and more as the wait grows."""
+
+WRITE_ERRORS_SHOWN = 10
+"""Write errors listed per mapping (newest first) in the output and the summary."""
+MAPPING_TRANSITIONAL = frozenset({"INITIAL", "SCHEMA_CHANGED", "RECOVERY", "RELOAD_TABLE"})
+"""Mapping states still on their way to synced (RELOAD_TABLE counts as loading here)."""
 
 
 # -- configuration diff ----------------------------------------------------------------------------
@@ -141,6 +162,10 @@ class ConnectPlan(BaseModel):
     """sha256 of the target's normalised configuration when the plan was made."""
     change: bool = True
     findings: list[str] = []
+    mappings: list[str] = []
+    """connect-reload: the mapped objects to reload."""
+    export_path: str | None = None
+    """connect-export: the workspace-relative file the export goes to."""
 
     @property
     def source(self) -> str:
@@ -155,6 +180,8 @@ class ConnectOutcome:
     write_errors: WriteErrors | None = None
     error: str | None = None
     changed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """What the user must know besides the status (e.g. sync loads on resume)."""
     duration: float | None = None
 
 
@@ -179,7 +206,8 @@ class ConnectOperation(ABC):
             "target_apps": [plan.target.app],
             "connect_resource": plan.target.resource_name,
             "source_app": plan.source_app,
-            "connect_config_file": plan.source_file,
+            "connect_config_file": plan.source_file or plan.export_path,
+            "connect_mappings": plan.mappings,
         }
 
     def drift(self, planned: ConnectPlan, fresh: ConnectPlan) -> list[str]:
@@ -224,7 +252,7 @@ class ConnectOperation(ABC):
         """The app's Sync connection; `connect-resource` picks the target's when it has
         several (a source with several is better given as connect-config-file)."""
         resource = self.inputs.connect_resource if input_name == "target-apps" else None
-        found = self.connect.connections(app, resource=resource)
+        found = self.connect.connections(app)
         if resource:
             found = [c for c in found if c.resource_name == resource]
         if not found:
@@ -241,6 +269,7 @@ class ConnectOperation(ABC):
                 "connect-resource" if input_name == "target-apps" else input_name,
                 f"app '{app}' has {len(found)} connections ({names}); {how}",
             )
+        log.info("connection %s of %s", found[0].resource_name, app)
         return found[0]
 
     def info(self, app: str, ref: ConnectionRef, connection: Connection) -> ConnectionInfo:
@@ -260,7 +289,84 @@ class ConnectOperation(ABC):
                 f"{NEEDS_HUMAN[connection.state]}"
             )
 
+    # -- writing ----------------------------------------------------------------------------------
+
+    def settled_write(
+        self, send: Callable[[], None], took_effect: Callable[[], bool], what: str
+    ) -> None:
+        """Send a Connect write whose repetition is not harmless (pause, resume, import,
+        restart, a mapping's deletion). When its answer is lost, read the connection: if the action
+        shows, it took effect; if not (its effect lags), send it once more. Connect refuses an
+        action while another runs (409): on a resend, that refusal is the first one running,
+        and the caller's wait for the end state verifies it."""
+        sent = 0
+
+        def attempt() -> bool:
+            nonlocal sent
+            sent += 1
+            try:
+                send()
+            except RemoteError as exc:
+                if sent > 1 and exc.status == 409:
+                    log.info("%s is already under way (%s)", what, exc.message)
+                    return True
+                raise
+            return True
+
+        write_once(attempt, lambda: True if took_effect() else None)
+
+    def state_is(self, ref: ConnectionRef, accept: Callable[[str], bool]) -> Callable[[], bool]:
+        """A `took_effect` for settled_write: the connection's state now shows the action."""
+        return lambda: accept(self.connect.connection(ref).state)
+
     # -- waiting ----------------------------------------------------------------------------------
+
+    def wait_mappings(
+        self,
+        ref: ConnectionRef,
+        ready: Callable[[Mapping], bool],
+        what: str,
+        *,
+        names: Iterable[str] | None = None,
+        errors_fail: bool = True,
+    ) -> Connection:
+        """Poll until the connection is healthy and each mapping (or each of `names`) is
+        `ready`. A mapping in an error state fails at once, or with `errors_fail` False (while
+        recovering) is waited on; at the deadline the mappings still in error are named."""
+        wanted = {n.lower() for n in names} if names is not None else None
+        last: list[Connection] = []
+
+        def probe() -> Connection | None:
+            connection = self.connect.connection(ref)
+            last[:] = [connection]
+            self.refuse_needing_a_human(self.target_app, connection)
+            mappings = [
+                m for m in connection.mappings if wanted is None or m.object_name.lower() in wanted
+            ]
+            broken = _in_error(mappings)
+            if broken and errors_fail:
+                raise PromoteError(f"mappings of {self.target_app} in error: {broken}")
+            if connection.state not in HEALTHY_CONNECTION:
+                return None
+            return connection if all(ready(m) for m in mappings) else None
+
+        try:
+            return wait_for(
+                probe,
+                what=what,
+                deadline=self.services.deadline,
+                cancel=self.services.cancel,
+                schedule=CONNECT_SCHEDULE,
+                settle_first=True,
+            )
+        except WaitTimeout as exc:
+            if not last:
+                raise
+            broken = _in_error(last[0].mappings)
+            state = f"connection {last[0].state}" + (
+                f"; mappings still in error: {broken}" if broken else ""
+            )
+            raise WaitTimeout(f"{exc} ({state})") from None
 
     def wait_state(
         self, ref: ConnectionRef, app: str, accept: frozenset[str], what: str
@@ -378,6 +484,7 @@ class ConnectOperation(ABC):
             else None,
             "write_errors": write_errors.count if write_errors else None,
             "changes": [c.model_dump() for c in plan.changes],
+            "notes": outcome.notes if outcome else [],
             "error": outcome.error if outcome else None,
         }
         changed = [c.object_name for c in plan.changes if c.change != "removed" or plan.prune]
@@ -386,6 +493,12 @@ class ConnectOperation(ABC):
             "result": compact_json(result),
             "changed-mappings": compact_json(changed),
         }
+        if write_errors is not None:
+            outputs["write-errors"] = compact_json(
+                errors_by_mapping(write_errors, connection.mappings if connection else [])
+            )
+        if plan.operation == "connect-export" and plan.config is not None:
+            outputs["connect-config"] = compact_json(plan.config)
         return Result(
             status=status,
             outputs=outputs,
@@ -428,6 +541,7 @@ class ConnectPromote(ConnectOperation):
             config=config,
             target_digest=digest(target_config),
             change=bool(changes),
+            findings=self._preflight(ref, connection, config),
         )
         if removed and not self.inputs.connect_prune:
             log.warning(
@@ -450,11 +564,45 @@ class ConnectPromote(ConnectOperation):
             drifts.append(f"the configuration of {planned.target.app} changed since the plan")
         return drifts
 
+    def _preflight(
+        self, ref: ConnectionRef, connection: Connection, config: dict[str, Any]
+    ) -> list[str]:
+        """Checks before import, where the API can answer them: for each source mapping the
+        target already maps, the fields its Salesforce org lacks (the mapping's `schema_url`)
+        and the mapping's own diagnosis (`connect:mapping:diagnose`). An object the target does
+        not map yet has neither, so it can only be checked after the import."""
+        on_target = {m.object_name.lower(): m for m in connection.mappings}
+        findings: list[str] = []
+        unchecked: list[str] = []
+        for item in normalise(config)["mappings"]:
+            name = str(item.get("object_name"))
+            mapping = on_target.get(name.lower())
+            if mapping is None:
+                unchecked.append(name)
+                continue
+            offered = self.connect.mapping_schema(ref, mapping)
+            wanted = set(item.get("config", {}).get("fields", {}))
+            if offered is not None and wanted - offered:
+                findings.append(
+                    f"{name}: fields the Salesforce org of {self.target_app} lacks: "
+                    + ", ".join(sorted(wanted - offered))
+                )
+            for error in self.connect.mapping_validations(ref, mapping.id).all_errors():
+                check = error.get("display_name") or error.get("rule_id") or "check"
+                findings.append(f"{name}: {check} failed: {error.get('message') or 'no detail'}")
+        if unchecked:
+            log.info(
+                "not mapped on %s yet, so checked only after the import: %s",
+                self.target_app,
+                ", ".join(unchecked),
+            )
+        return findings
+
     def _source_config(self) -> dict[str, Any]:
         path = self.inputs.connect_config_file
         if path:
             try:
-                config = json.loads(Path(path).read_text(encoding="utf-8"))
+                config = json.loads(workspace_path(self.services, path).read_text(encoding="utf-8"))
             except OSError as exc:
                 raise UsageError(
                     "connect-config-file", f"cannot read {path}: {exc.strerror}"
@@ -476,35 +624,63 @@ class ConnectPromote(ConnectOperation):
             outcome.status = Status.UNCHANGED
             return
         assert plan.config is not None
-        try:
-            self.connect.import_config(ref, plan.config)
-        except AmbiguousWriteError as exc:
-            # Import is an upsert of the same configuration: sending it again cannot create
-            # anything twice, so a lost response is settled by importing again.
-            log.warning("%s; importing again (an import is idempotent)", exc)
-            self.connect.import_config(ref, plan.config)
+        config = plan.config
+        paused = self.connect.connection(ref).state == "PAUSED"
+        self.settled_write(
+            lambda: self.connect.import_config(ref, config),
+            lambda: self._shows_import(ref, config),
+            "the import",
+        )
         outcome.changed.append("configuration imported")
         for name in plan.prune:
             mapping = next(
                 (m for m in self.connect.connection(ref).mappings if m.object_name == name), None
             )
             if mapping:
-                self.connect.delete_mapping(ref, mapping.id)
+                self._delete(ref, mapping)
                 outcome.changed.append(f"mapping {name} deleted")
         if not self.inputs.wait:
             outcome.status = Status.CREATED
             return
-        outcome.connection = self._wait_imported(ref, plan)
+        outcome.connection = self._wait_imported(ref, plan, paused=paused)
+        if paused:
+            # Nothing loads while paused, so there is no sync to diagnose yet.
+            outcome.notes.append(
+                "the connection is paused: the import is verified by re-export; its mappings "
+                "load when sync resumes (connect-resume waits for that)"
+            )
+            outcome.status = Status.SUCCEEDED
+            return
         outcome.diagnosis = self.diagnose(ref)
         self.check_health(self.target_app, outcome.connection, outcome.diagnosis)
         outcome.status = Status.SUCCEEDED
 
-    def _wait_imported(self, ref: ConnectionRef, plan: ConnectPlan) -> Connection:
+    def _delete(self, ref: ConnectionRef, mapping: Mapping) -> None:
+        """A deletion whose answer was lost took effect if the mapping is gone."""
+        self.settled_write(
+            lambda: self.connect.delete_mapping(ref, mapping.id),
+            lambda: all(m.id != mapping.id for m in self.connect.connection(ref).mappings),
+            f"the deletion of mapping {mapping.object_name}",
+        )
+
+    def _shows_import(self, ref: ConnectionRef, config: dict[str, Any]) -> bool:
+        """Whether an import whose answer was lost is visible: being applied, or applied."""
+        if self.connect.connection(ref).state == "IMPORT_CONFIGURATION":
+            return True
+        return _contains(self.connect.export(ref), config)
+
+    def _wait_imported(
+        self, ref: ConnectionRef, plan: ConnectPlan, *, paused: bool = False
+    ) -> Connection:
         """Done when the connection is healthy again, its exported configuration contains what
         was imported (a state read too early still shows the old configuration), and every
-        mapping of the source is in a healthy state."""
+        mapping of the source is in a healthy state. Into a paused connection: done when it
+        is PAUSED again with the configuration exported back and no mapping in error (nothing
+        loads until sync resumes)."""
         assert plan.config is not None
-        wanted = {m["object_name"].lower(): m for m in normalise(plan.config)["mappings"]}
+        config = plan.config
+        wanted = {m["object_name"].lower(): m for m in normalise(config)["mappings"]}
+        settled = frozenset({"PAUSED"}) if paused else HEALTHY_CONNECTION
 
         def imported() -> Connection | None:
             connection = self.connect.connection(ref)
@@ -513,19 +689,17 @@ class ConnectPromote(ConnectOperation):
                 raise PromoteError(
                     f"the connection is in state {connection.state} after the import"
                 )
-            if connection.state not in HEALTHY_CONNECTION:
+            if connection.state not in settled:
                 return None
             mappings = {m.object_name.lower(): m for m in connection.mappings}
-            bad = [m for m in mappings.values() if m.state in ERROR_MAPPING]
-            if bad:
-                listed = ", ".join(f"{m.object_name} {m.state}" for m in bad)
-                raise PromoteError(f"mappings in error after the import: {listed}")
-            if any(k not in mappings or mappings[k].state not in OK_MAPPING for k in wanted):
+            broken = _in_error(mappings.values())
+            if broken:
+                raise PromoteError(f"mappings in error after the import: {broken}")
+            if any(k not in mappings for k in wanted):
                 return None
-            exported = {
-                m["object_name"].lower(): m for m in normalise(self.connect.export(ref))["mappings"]
-            }
-            if any(exported.get(k, {}).get("config") != m.get("config") for k, m in wanted.items()):
+            if not paused and any(mappings[k].state not in OK_MAPPING for k in wanted):
+                return None
+            if not _contains(self.connect.export(ref), config):
                 return None
             pruned = {p.lower() for p in plan.prune} & set(mappings)
             if pruned:
@@ -558,6 +732,8 @@ class SyncToggle:
     done_what: str
     changed: str
     nothing_to_do: str
+    loads_mappings: bool = False
+    """Wait, after the action, until no mapping waits to load (an import while paused)."""
 
 
 SYNC_TOGGLES = {
@@ -578,6 +754,7 @@ SYNC_TOGGLES = {
         done_what="the connection to sync again",
         changed="sync resumed",
         nothing_to_do="not paused ({state}): nothing to resume",
+        loads_mappings=True,
     ),
 }
 
@@ -614,12 +791,22 @@ class ConnectSync(ConnectOperation):
                 "waiting for pending work to finish (state %s) before pausing", plan.target.state
             )
             self.wait_state(ref, self.target_app, toggle.ready, "the connection to be IDLE")
-        self.connect.action(ref, toggle.action)
+        self.settled_write(
+            lambda: self.connect.action(ref, toggle.action),
+            self.state_is(ref, lambda state: not toggle.needed(state)),
+            f"the {toggle.action}",
+        )
         outcome.changed.append(toggle.changed)
         if not self.inputs.wait:
             outcome.status = Status.CREATED
             return
         outcome.connection = self.wait_state(ref, self.target_app, toggle.done, toggle.done_what)
+        if toggle.loads_mappings:
+            outcome.connection = self.wait_mappings(
+                ref,
+                lambda m: m.state in OK_MAPPING,
+                "every mapping to load again after the resume",
+            )
         outcome.status = Status.SUCCEEDED
 
 
@@ -657,13 +844,262 @@ class ConnectCheck(ConnectOperation):
         ]
         if unhealthy:
             raise PromoteError(f"mappings not synced: {', '.join(unhealthy)}")
-        limit = self.inputs.connect_max_write_errors
-        if outcome.write_errors.count > limit:
-            raise PromoteError(
-                f"{outcome.write_errors.count} write error(s) in the last 24 hours "
-                f"(connect-max-write-errors is {limit})"
-            )
+        over = write_errors_over_limit(
+            outcome.write_errors, connection.mappings, self.inputs.connect_max_write_errors
+        )
+        if over:
+            raise PromoteError(over)
         outcome.status = Status.SUCCEEDED
+
+
+class ConnectRecover(ConnectOperation):
+    """The plugin's `connect:recover`: restart a connection or mappings in an error state,
+    then wait (bounded by the timeout) until the connection and every mapping are healthy."""
+
+    name = "connect-recover"
+
+    def plan(self) -> ConnectPlan:
+        ref = self.find("target-apps", self.target_app)
+        connection = self.connect.connection(ref)
+        self.refuse_needing_a_human(self.target_app, connection)
+        broken = _in_error(connection.mappings)
+        needed = connection.state in ERROR_CONNECTION or bool(broken)
+        log.info(
+            "connection %s of %s is %s%s",
+            ref.resource_name,
+            self.target_app,
+            connection.state,
+            f"; mappings in error: {broken}" if broken else "",
+        )
+        return ConnectPlan(
+            operation=self.name, target=self.info(self.target_app, ref, connection), change=needed
+        )
+
+    def run(self, plan: ConnectPlan, outcome: ConnectOutcome) -> None:
+        ref = self.find("target-apps", self.target_app)
+        if not plan.change:
+            outcome.connection = self.connect.connection(ref)
+            outcome.status = Status.UNCHANGED
+            log.info("nothing in an error state: nothing to recover")
+            return
+        self.settled_write(
+            lambda: self.connect.restart(ref),
+            self.state_is(ref, lambda state: state == "RECOVERY"),
+            "the recovery",
+        )
+        outcome.changed.append("recovery started")
+        outcome.connection = self.wait_mappings(
+            ref,
+            lambda m: m.state in OK_MAPPING and m.state not in MAPPING_TRANSITIONAL,
+            "the connection and every mapping to recover",
+            errors_fail=False,
+        )
+        outcome.status = Status.SUCCEEDED
+
+
+class ConnectReload(ConnectOperation):
+    """The plugin's `connect:mapping:reload` for the mappings in `connect-mappings` (or all):
+    reload each from Salesforce, then wait until each is synced again."""
+
+    name = "connect-reload"
+
+    def plan(self) -> ConnectPlan:
+        ref = self.find("target-apps", self.target_app)
+        connection = self.connect.connection(ref)
+        self.refuse_needing_a_human(self.target_app, connection)
+        mapped = {m.object_name.lower(): m.object_name for m in connection.mappings}
+        asked = self.inputs.connect_mappings
+        unknown = [name for name in asked if name.lower() not in mapped]
+        if unknown:
+            raise UsageError(
+                "connect-mappings",
+                f"the connection of {self.target_app} maps no {', '.join(unknown)} "
+                f"(it maps: {', '.join(sorted(mapped.values())) or 'nothing'})",
+            )
+        names = [mapped[n.lower()] for n in asked] or sorted(mapped.values())
+        if not names:
+            raise UsageError(
+                "connect-mappings", f"the connection of {self.target_app} maps nothing"
+            )
+        log.info("reloading %s on %s", ", ".join(names), self.target_app)
+        return ConnectPlan(
+            operation=self.name,
+            target=self.info(self.target_app, ref, connection),
+            mappings=names,
+        )
+
+    def run(self, plan: ConnectPlan, outcome: ConnectOutcome) -> None:
+        ref = self.find("target-apps", self.target_app)
+        current = {m.object_name: m for m in self.connect.connection(ref).mappings}
+        missing = [n for n in plan.mappings if n not in current]
+        if missing:
+            raise PromoteError(f"mappings gone since the plan: {', '.join(missing)}")
+        before = {n: current[n].times.get("sf_poll") for n in plan.mappings}
+        for name in plan.mappings:
+            self.connect.reload_mapping(ref, current[name].id)
+            outcome.changed.append(f"{name} reload started")
+        if not self.inputs.wait:
+            outcome.status = Status.CREATED
+            return
+        left: set[str] = set()
+
+        def reloaded(mapping: Mapping) -> bool:
+            """Synced after a load that started after the request: its last Salesforce poll
+            moved, or it was seen loading since."""
+            name = mapping.object_name
+            if mapping.state != "DATA_SYNCED":
+                left.add(name)
+                return False
+            return name in left or mapping.times.get("sf_poll") != before.get(name)
+
+        outcome.connection = self.wait_mappings(
+            ref, reloaded, "the reloaded mappings to be synced again", names=plan.mappings
+        )
+        outcome.status = Status.SUCCEEDED
+
+
+class ConnectExport(ConnectOperation):
+    """The connection's mapping configuration, normalised (no export time, sorted), written to
+    a workspace file and an output: committed, it makes mapping changes reviewable."""
+
+    name = "connect-export"
+
+    def validate(self, inputs: Inputs) -> None:
+        inputs.require("connect-config-file")
+        path = Path(str(inputs.connect_config_file))
+        if path.is_absolute() or ".." in path.parts:
+            raise UsageError(
+                "connect-config-file",
+                "expected a path relative to the workspace, without '..' (e.g. connect/prod.json)",
+            )
+        super().validate(inputs)
+
+    def plan(self) -> ConnectPlan:
+        ref = self.find("target-apps", self.target_app)
+        connection = self.connect.connection(ref)
+        self.refuse_needing_a_human(self.target_app, connection)
+        config = normalise(self.connect.export(ref))
+        path = str(self.inputs.connect_config_file)
+        try:
+            committed = workspace_path(self.services, path).read_text(encoding="utf-8")
+        except OSError:
+            committed = None
+        return ConnectPlan(
+            operation=self.name,
+            target=self.info(self.target_app, ref, connection),
+            config=config,
+            export_path=path,
+            change=committed != export_text(config),
+        )
+
+    def drift(self, planned: ConnectPlan, fresh: ConnectPlan) -> list[str]:
+        """The reviewed plan's configuration is what gets written: not if the connection's has
+        moved on since."""
+        if planned.config and fresh.config and digest(planned.config) != digest(fresh.config):
+            return [f"the configuration of {planned.target.app} changed since the plan"]
+        return []
+
+    def run(self, plan: ConnectPlan, outcome: ConnectOutcome) -> None:
+        assert plan.config is not None
+        assert plan.export_path is not None
+        if not plan.change:
+            outcome.status = Status.UNCHANGED
+            log.info("%s already holds this configuration", plan.export_path)
+            return
+        target = workspace_path(self.services, plan.export_path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(target.name + ".partial")
+            partial.write_text(export_text(plan.config), encoding="utf-8")
+            os.replace(partial, target)
+        except OSError as exc:
+            raise PromoteError(f"cannot write {plan.export_path}: {exc.strerror}") from None
+        outcome.changed.append(f"{plan.export_path} written")
+        outcome.status = Status.SUCCEEDED
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def workspace_path(services: Services, path: str) -> Path:
+    """A workspace-relative path (GITHUB_WORKSPACE, else the working directory)."""
+    return Path(services.run.workspace or ".") / path
+
+
+def export_text(config: dict[str, Any]) -> str:
+    """The committed form of an export: stable key order and indentation, one final newline,
+    so the same configuration always gives the same bytes."""
+    return json.dumps(normalise(config), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _contains(exported: dict[str, Any], config: dict[str, Any]) -> bool:
+    """Whether an export holds every mapping of `config` as configured there."""
+    have = {m["object_name"].lower(): m for m in normalise(exported)["mappings"]}
+    return all(
+        have.get(str(m["object_name"]).lower(), {}).get("config") == m.get("config")
+        for m in normalise(config)["mappings"]
+    )
+
+
+def _in_error(mappings: Iterable[Mapping]) -> str:
+    """`Account BAD_CONFIG, Contact SYSTEM_ERROR`, or "" when no mapping is in error."""
+    return ", ".join(f"{m.object_name} {m.state}" for m in mappings if m.state in ERROR_MAPPING)
+
+
+def _object_of(error: WriteError, mappings: Iterable[Mapping]) -> str:
+    """Write errors name the Postgres table (`account`); show the mapped object's name."""
+    table = (error.table_name or "").lower()
+    return next(
+        (m.object_name for m in mappings if m.object_name.lower() == table),
+        error.table_name or "unknown",
+    )
+
+
+def errors_by_mapping(errors: WriteErrors, mappings: Iterable[Mapping]) -> dict[str, Any]:
+    """The `write-errors` output: per mapped object its count and its newest errors."""
+    known = list(mappings)
+    grouped: dict[str, list[WriteError]] = {}
+    for error in sorted(errors.results, key=lambda e: e.created_at or "", reverse=True):
+        grouped.setdefault(_object_of(error, known), []).append(error)
+    return {
+        name: {
+            "count": len(items),
+            "errors": [
+                {
+                    "record_id": e.record_id,
+                    "operation": e.action,
+                    "message": printable(e.message, 300),
+                    "created_at": e.created_at,
+                }
+                for e in items[:WRITE_ERRORS_SHOWN]
+            ],
+        }
+        for name, items in sorted(grouped.items())
+    }
+
+
+def write_errors_over_limit(
+    errors: WriteErrors, mappings: Iterable[Mapping], limit: WriteErrorLimit
+) -> str | None:
+    """Why the write errors fail the gate, or None: over the connection's total, or over a
+    mapping's own limit."""
+    grouped = errors_by_mapping(errors, mappings)
+    if limit.total is not None:
+        if errors.count > limit.total:
+            counts = ", ".join(f"{name} {item['count']}" for name, item in grouped.items())
+            return (
+                f"{errors.count} write error(s) in the last 24 hours "
+                f"(connect-max-write-errors is {limit.total}): {counts}"
+            )
+        return None
+    over = [
+        f"{name} {item['count']} (limit {limit.limit_for(name)})"
+        for name, item in grouped.items()
+        if item["count"] > limit.limit_for(name)
+    ]
+    if over:
+        return f"write errors in the last 24 hours over connect-max-write-errors: {', '.join(over)}"
+    return None
 
 
 # -- rendering ------------------------------------------------------------------------------------
@@ -673,6 +1109,9 @@ TITLES = {
     "connect-pause": "Heroku Connect pause",
     "connect-resume": "Heroku Connect resume",
     "connect-check": "Heroku Connect health check",
+    "connect-recover": "Heroku Connect recovery",
+    "connect-reload": "Heroku Connect mapping reload",
+    "connect-export": "Heroku Connect configuration export",
 }
 
 
@@ -707,6 +1146,15 @@ def render(
     ]
     if outcome is None:
         blocks.append(DRY_RUN)
+    blocks += findings(plan.findings)
+    if plan.mappings:
+        blocks.append("**Mappings to reload:** " + ", ".join(md.text(n) for n in plan.mappings))
+    if plan.export_path:
+        verdict = "differs from" if plan.change else "matches"
+        blocks.append(
+            f"**Export file:** {md.code(plan.export_path)} ({verdict} the connection's "
+            f"configuration, {len(plan.config['mappings']) if plan.config else 0} mapping(s))"
+        )
     if plan.operation == "connect-promote":
         blocks.append(f"**Source:** {md.text(plan.source)}")
         rows = [
@@ -742,9 +1190,38 @@ def render(
             lines.append(f"- ❌ {md.text(text)}: {md.text(item.get('message', ''))}")
         blocks.append("\n".join(lines))
     if outcome and outcome.write_errors is not None:
-        blocks.append(f"**Write errors (last 24 h):** {outcome.write_errors.count}")
+        blocks.append(_write_errors_block(outcome.write_errors, connection))
+    if outcome and outcome.notes:
+        blocks.append("\n".join(f"- **Note:** {md.text(note)}" for note in outcome.notes))
     if outcome and outcome.error:
         blocks.append(f"**Failure:** {md.text(outcome.error)}")
     return Summary(
         TITLES[plan.operation], status, tuple(blocks), footer(requests, run, "Heroku Connect")
     )
+
+
+def _write_errors_block(errors: WriteErrors, connection: Connection | None) -> str:
+    """The count, then per mapping its newest errors (capped): which record failed, how."""
+    lines = f"**Write errors (last 24 h):** {errors.count}"
+    grouped = errors_by_mapping(errors, connection.mappings if connection else [])
+    rows = [
+        [
+            md.text(name),
+            md.text(e["record_id"] if e["record_id"] is not None else "—"),
+            md.text(e["operation"] or "—"),
+            md.text(e["message"]),
+            md.text(e["created_at"] or "—"),
+        ]
+        for name, item in grouped.items()
+        for e in item["errors"]
+    ]
+    if not rows:
+        return lines
+    hidden = [
+        f"{n}: {i['count'] - len(i['errors'])}"
+        for n, i in grouped.items()
+        if i["count"] > len(i["errors"])
+    ]
+    table = md.table(["Object", "Record", "Operation", "Message", "When"], rows)
+    more = f"\n\n*Not shown (older): {md.text(', '.join(hidden))}*" if hidden else ""
+    return f"{lines}\n\n{table}{more}"

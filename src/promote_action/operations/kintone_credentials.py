@@ -42,7 +42,7 @@ def credentials_from(inputs: Inputs) -> Credentials:
     if not given:
         raise UsageError(
             "kintone-api-token",
-            "kintone-deploy needs kintone-api-token, kintone-username with kintone-password, "
+            f"{inputs.operation} needs kintone-api-token, kintone-username with kintone-password, "
             "or kintone-oauth-token",
         )
     if len(given) > 1:
@@ -66,3 +66,25 @@ def auth_from(inputs: Inputs, ca_file: str | None) -> KintoneAuth:
         return build_auth(credentials_from(inputs), ca_file=ca_file)
     except CredentialError as exc:
         raise UsageError(INPUT_OF_PART[exc.part], exc.problem) from None
+
+
+def source_auth_from(inputs: Inputs, ca_file: str | None) -> KintoneAuth | None:
+    """kintone-promote's own login for the source app, or None to use the target's (the
+    default). An API token, or a username with its password; nothing else carries over."""
+    token = reveal(inputs.kintone_source_api_token)
+    username = reveal(inputs.kintone_source_username)
+    password = reveal(inputs.kintone_source_password)
+    if bool(username) != bool(password):
+        missing = "kintone-source-password" if username else "kintone-source-username"
+        raise UsageError(missing, "is required with kintone-source-username/-password")
+    if token and username:
+        raise UsageError(
+            "kintone-source-api-token", "give one source login method, not password and API token"
+        )
+    if not (token or username):
+        return None
+    credentials = Credentials(username=username, password=password, api_tokens=token)
+    try:
+        return build_auth(credentials, ca_file=ca_file)
+    except CredentialError as exc:
+        raise UsageError("kintone-source-api-token", exc.problem) from None

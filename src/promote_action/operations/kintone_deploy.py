@@ -203,7 +203,7 @@ class KintoneDeploy:
             preview_revision=preview.revision,
             live_revision=live.revision,
             change=change,
-            url=self._app_url(app),
+            url=self.app_url(app),
             differences=self._differences(app) if change and self.services.mode == "plan" else [],
         )
 
@@ -218,7 +218,7 @@ class KintoneDeploy:
                 found.append(f"{label}: {detail}")
         return found
 
-    def _app_url(self, app: str) -> str:
+    def app_url(self, app: str) -> str:
         space = self.inputs.kintone_guest_space_id
         base = str(self.inputs.kintone_base_url)
         return f"{base}/k/guest/{space}/{app}/" if space else f"{base}/k/{app}/"
@@ -487,7 +487,7 @@ def render(
                 str(app.live_revision),
                 str(app.preview_revision) if app.change else "—",
                 str(after) if after is not None else "—",
-                status_cell(str(result["status"])),
+                status_cell(Status(str(result["status"]))),
             ]
         )
     table = md.table(["App", "Name", "Live before", "Deploying", "Live after", "Status"], rows)

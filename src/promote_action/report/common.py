@@ -24,9 +24,8 @@ def compact_json(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def status_cell(status: str) -> str:
-    icon = Status(status).icon if status in Status.__members__.values() else "❔"
-    return f"{icon} {md.text(status)}"
+def status_cell(status: Status) -> str:
+    return f"{status.icon} {md.text(status)}"
 
 
 def version(number: int | None) -> str:

@@ -6,7 +6,7 @@ to what an operation rendered without patching rendered Markdown.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from promote_action.errors import EXIT_OK
 from promote_action.report import markdown as md
@@ -53,12 +53,12 @@ class Report:
     """The run's end state as the entrypoint publishes it: outputs, summary, exit code."""
 
     status: Status
-    outputs: dict[str, str] = field(default_factory=dict)
-    summary: Summary | None = None
+    outputs: dict[str, str]
+    summary: Summary
     failure: str | None = None
     exit_code: int = EXIT_OK
     environment_url: str | None = None
 
     @property
     def markdown(self) -> str:
-        return self.summary.render() if self.summary else ""
+        return self.summary.render()

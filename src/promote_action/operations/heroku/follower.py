@@ -23,7 +23,7 @@ from promote_action.errors import (
     VerificationError,
     WaitTimeout,
 )
-from promote_action.health import HealthCheckFailed, probe
+from promote_action.health import HealthCheckFailed, probe, soak
 from promote_action.heroku.client import HerokuClient
 from promote_action.heroku.models import Release
 from promote_action.inputs import Inputs
@@ -57,6 +57,14 @@ class ReleaseFollower:
 
     def finish(self, outcome: TargetOutcome) -> None:
         """After `settle`: health check a live target, roll back a failed one."""
+        self.check_health(outcome)
+        failed = outcome.status == Status.FAILED or outcome.health == "timed out"
+        if failed and self.inputs.rollback_on_failure and outcome.release:
+            outcome.rollback = self.roll_back(outcome)
+
+    def check_health(self, outcome: TargetOutcome) -> None:
+        """Health check a live target when asked for; a failed check fails the target (waves
+        roll back themselves, so this never rolls back)."""
         if outcome.status == Status.SUCCEEDED and self.inputs.health_check:
             # Not green until proven healthy: a worker abandoned at the deadline or on a cancel
             # during the check must not leave the target reported as succeeded.
@@ -69,9 +77,6 @@ class ReleaseFollower:
             except WaitTimeout as exc:
                 outcome.status, outcome.error = Status.TIMED_OUT, str(exc)
                 outcome.health = "timed out"
-        failed = outcome.status == Status.FAILED or outcome.health == "timed out"
-        if failed and self.inputs.rollback_on_failure and outcome.release:
-            outcome.rollback = self._roll_back(outcome)
 
     def _health(self, outcome: TargetOutcome) -> str:
         app = outcome.plan.app
@@ -89,9 +94,19 @@ class ReleaseFollower:
             cancel=self.services.cancel,
         )
         log.info("%s: healthy (%s)", app.name, result)
+        if self.inputs.health_check_soak:
+            result += "; " + soak(
+                url,
+                expected_status=self.inputs.health_check_status,
+                text=self.inputs.health_check_text,
+                period=self.inputs.health_check_soak,
+                deadline=self.services.deadline,
+                cancel=self.services.cancel,
+            )
+            log.info("%s: %s", app.name, result)
         return result
 
-    def _roll_back(self, outcome: TargetOutcome) -> str:
+    def roll_back(self, outcome: TargetOutcome) -> str:
         """Back to the release the target ran before, only if it no longer runs it: an app
         whose new release failed its release phase still runs the old one, and an app we did
         not change is never touched."""
@@ -122,23 +137,15 @@ class ReleaseFollower:
         log.warning(
             "%s: rolling back to v%s (release v%s)", app.name, plan.current_version, release.version
         )
-        return self._follow_rollback(outcome, release)
-
-    def _follow_rollback(self, outcome: TargetOutcome, release: Release) -> str:
-        """What became of a rollback release: it may outlive the run's deadline."""
-        back_to = f"v{outcome.plan.current_version}"
         try:
             final = self.follow(outcome, release)
-        except WaitTimeout:
-            return (
-                f"rollback to {back_to} started (release v{release.version}), "
-                "not verified before the deadline"
-            )
         except PromoteError as exc:
-            return f"rollback to {back_to} (release v{release.version}) failed: {exc}"
+            # Sent, but not seen to the end (the deadline): say so rather than "failed".
+            return f"rollback release v{release.version} created, not confirmed: {exc}"
         if final.release.status != "succeeded":
             return f"rollback release v{final.release.version} {final.release.status}"
-        return f"rolled back to {back_to} (release v{final.release.version})"
+        outcome.rolled_back = True
+        return f"rolled back to v{plan.current_version} (release v{final.release.version})"
 
     def settle(self, outcome: TargetOutcome, release: Release, slug_id: str) -> None:
         """Wait for `release`, then require that the target runs it; sets the outcome."""

@@ -58,6 +58,18 @@ from promote_action.operations.heroku.results import (
     targets_table,
 )
 from promote_action.operations.heroku.targets import AppRef, TargetOutcome, TargetPlan
+from promote_action.operations.heroku.waves import (
+    Wave,
+    WaveRun,
+    WaveRunner,
+    WhenLive,
+    check_wave_inputs,
+    pinned_waves,
+    plan_waves,
+    wave_lines,
+    waves_output,
+    waves_section,
+)
 from promote_action.report import markdown as md
 from promote_action.report.common import (
     DRY_RUN,
@@ -116,12 +128,16 @@ class PromotionPlan(BaseModel):
     findings: Findings
     source_pinned: bool
     """The user pinned the source release: a newer one is then not a drift."""
+    waves: list[Wave] = []
+    """One promotion per wave, one after the other; empty: one promotion to every target."""
 
 
 @dataclass
 class PromotionOutcome:
     promotion_id: str | None
+    """The promotion's id; with waves, each wave's, comma separated."""
     targets: list[TargetOutcome]
+    waves: WaveRun | None = None
 
 
 class PipelinePromote:
@@ -138,6 +154,7 @@ class PipelinePromote:
             raise UsageError("target-stage", "give either 'target-apps' or 'target-stage'")
         if inputs.source_app in inputs.target_apps:
             raise UsageError("target-apps", f"'{inputs.source_app}' is also the source app")
+        check_wave_inputs(inputs)
         self.inputs = inputs
         self.services = services
         self.heroku = connect(inputs, services)
@@ -185,6 +202,7 @@ class PipelinePromote:
             review_apps=sum(1 for c in couplings if c.stage == "review"),
             findings=preflight(self.heroku, source_app, slug_stack, targets),
             source_pinned=bool(self.inputs.release),
+            waves=plan_waves(self.inputs, targets),
         )
         for line in plan_lines(plan):
             log.info("%s", line)
@@ -210,6 +228,7 @@ class PipelinePromote:
             "target_stage": None,
             "release": plan.source.release_id,
             "pipeline": plan.pipeline.id,
+            **pinned_waves(plan.waves),
         }
 
     def drift(self, planned: PromotionPlan, fresh: PromotionPlan) -> list[str]:
@@ -331,11 +350,34 @@ class PipelinePromote:
 
     def apply(self, plan: PromotionPlan) -> PromotionOutcome:
         outcomes = [TargetOutcome(plan=target) for target in plan.targets]
+        follower = ReleaseFollower(self.heroku, self.services, self.inputs)
+        if not plan.waves:
+            promotion_id = self._promote(plan, outcomes, follower, follower.finish)
+            return PromotionOutcome(promotion_id, outcomes)
+
+        def promote_wave(wave: list[TargetOutcome], when_live: WhenLive) -> str | None:
+            return self._promote(plan, wave, follower, when_live)
+
+        run = WaveRunner(self.services, self.inputs, follower).run(
+            plan.waves, outcomes, promote_wave
+        )
+        ids = [wave.promotion_id for wave in run.waves if wave.promotion_id]
+        return PromotionOutcome(",".join(ids) or None, outcomes, run)
+
+    def _promote(
+        self,
+        plan: PromotionPlan,
+        outcomes: list[TargetOutcome],
+        follower: ReleaseFollower,
+        when_live: WhenLive,
+    ) -> str | None:
+        """One promotion of the planned source release to `outcomes`' changing targets, each
+        followed until live (then `when_live`); returns the promotion's id once all settled."""
         changing = [o for o in outcomes if o.plan.change]
         if not changing:
             for outcome in outcomes:
                 outcome.status = Status.UNCHANGED
-            return PromotionOutcome(None, outcomes)
+            return None
         adopted = {
             o.plan.app.id: release_id
             for o in changing
@@ -358,12 +400,11 @@ class PipelinePromote:
             status = Status.CANCELLED if isinstance(exc, Cancelled) else Status.FAILED
             for outcome in changing:
                 outcome.status, outcome.error = status, str(exc)
-            return PromotionOutcome(None, outcomes)
+            return None
         if not self.inputs.wait:
             for outcome in outcomes:
                 outcome.status = Status.CREATED if outcome.plan.change else Status.UNCHANGED
-            return PromotionOutcome(tracker.promotion_id, outcomes)
-        follower = ReleaseFollower(self.heroku, self.services, self.inputs)
+            return tracker.promotion_id
 
         def follow_target(outcome: TargetOutcome) -> None:
             app = outcome.plan.app
@@ -379,10 +420,10 @@ class PipelinePromote:
             if final.status == "failed":
                 outcome.status = Status.FAILED
                 outcome.error = final.error_message or outcome.error
-            follower.finish(outcome)
+            when_live(outcome)
 
         run_per_target(self.services, outcomes, follow_target)
-        return PromotionOutcome(tracker.promotion_id, outcomes)
+        return tracker.promotion_id
 
     @staticmethod
     def started_note(outcome: PromotionOutcome | None) -> str | None:
@@ -459,6 +500,9 @@ class PipelinePromote:
     def result(self, plan: PromotionPlan, outcome: PromotionOutcome | None) -> Result:
         targets = outcome.targets if outcome else None
         status = self.services.unapplied_status if targets is None else overall_status(targets)
+        waves = outcome.waves if outcome else None
+        if waves and waves.halted:
+            status = waves.status
         promotion_id = outcome.promotion_id if outcome else None
         result = {
             "operation": self.name,
@@ -482,11 +526,20 @@ class PipelinePromote:
             "source-release-version": str(plan.source.version),
             "result": compact_json(result),
             **per_target_outputs(targets or []),
+            "waves": compact_json(
+                waves_output(plan.waves, plan.targets, waves, self.services.unapplied_status)
+            ),
         }
         requests = self.heroku.http.requests_sent
         summary = render(plan, targets, status, requests, self.services.run)
         note = self.started_note(outcome)
         failure = failure_line(targets, note) if targets else None
+        if waves and targets:
+            failure = waves.failure(targets)
+            failure = f"{failure}. {note}" if failure and note else failure or note
+        summary = summary.add(
+            *waves_section(plan.waves, plan.targets, waves, self.inputs.health_check)
+        )
         if note:
             summary = summary.add(f"**⚠️ {md.text(note)}**")
         return Result(
@@ -672,7 +725,7 @@ def plan_lines(plan: PromotionPlan) -> list[str]:
     for target in plan.targets:
         action = "promote" if target.change else "already runs this slug, no change"
         lines.append(f"target: {target.app.name} {version(target.current_version)}: {action}")
-    return lines
+    return [*lines, *wave_lines(plan.waves, plan.targets)]
 
 
 def render(

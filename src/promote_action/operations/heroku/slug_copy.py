@@ -9,6 +9,7 @@ release phase and verify that the target's current release carries the slug.
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
@@ -42,6 +43,18 @@ from promote_action.operations.heroku.results import (
     targets_table,
 )
 from promote_action.operations.heroku.targets import AppRef, TargetOutcome, TargetPlan
+from promote_action.operations.heroku.waves import (
+    Wave,
+    WaveRun,
+    WaveRunner,
+    WhenLive,
+    check_wave_inputs,
+    pinned_waves,
+    plan_waves,
+    wave_lines,
+    waves_output,
+    waves_section,
+)
 from promote_action.report import markdown as md
 from promote_action.report.common import (
     DRY_RUN,
@@ -77,6 +90,8 @@ class SlugCopyPlan(BaseModel):
     findings: Findings
     source_pinned: bool
     """The user pinned the release or slug: a newer source release is then not a drift."""
+    waves: list[Wave] = []
+    """Released one after the other (canary-apps, waves); empty: every target at once."""
 
 
 class SlugCopy:
@@ -91,9 +106,12 @@ class SlugCopy:
             raise UsageError("slug", "give either 'release' or 'slug', not both")
         if inputs.source_app in inputs.target_apps:
             raise UsageError("target-apps", f"'{inputs.source_app}' is also the source app")
+        check_wave_inputs(inputs)
         self.inputs = inputs
         self.services = services
         self.heroku = connect(inputs, services)
+        self.wave_run: WaveRun | None = None
+        """How the waves went, once applied in waves (read by `result`)."""
 
     def close(self) -> None:
         self.heroku.close()
@@ -121,6 +139,7 @@ class SlugCopy:
             description=self.inputs.description or self._default_description(source),
             findings=preflight(self.heroku, source_app, source.stack, targets),
             source_pinned=bool(self.inputs.release or self.inputs.slug),
+            waves=plan_waves(self.inputs, targets),
         )
         for line in plan_lines(plan):
             log.info("%s", line)
@@ -135,6 +154,7 @@ class SlugCopy:
             "release": plan.source.release_id,
             "slug": None if plan.source.release_id else plan.source.slug_id,
             "description": plan.description,
+            **pinned_waves(plan.waves),
         }
 
     def drift(self, planned: SlugCopyPlan, fresh: SlugCopyPlan) -> list[str]:
@@ -210,7 +230,7 @@ class SlugCopy:
         outcomes = [TargetOutcome(plan=target) for target in plan.targets]
         follower = ReleaseFollower(self.heroku, self.services, self.inputs)
 
-        def release_target(outcome: TargetOutcome) -> None:
+        def release_target(when_live: WhenLive, outcome: TargetOutcome) -> None:
             release = self._adoptable(plan, outcome.plan)
             if release is not None:
                 outcome.adopted = True
@@ -225,11 +245,18 @@ class SlugCopy:
                 log.info("%s: created release v%s", outcome.plan.app.name, release.version)
             if self.inputs.wait:
                 follower.settle(outcome, release, plan.source.slug_id)
-                follower.finish(outcome)
+                when_live(outcome)
             else:
                 outcome.release, outcome.status = release, Status.CREATED
 
-        run_per_target(self.services, outcomes, release_target)
+        def release_wave(wave: list[TargetOutcome], when_live: WhenLive) -> None:
+            run_per_target(self.services, wave, partial(release_target, when_live))
+
+        if plan.waves:
+            runner = WaveRunner(self.services, self.inputs, follower)
+            self.wave_run = runner.run(plan.waves, outcomes, release_wave)
+        else:
+            release_wave(outcomes, follower.finish)
         return outcomes
 
     def _adoptable(self, plan: SlugCopyPlan, target: TargetPlan) -> Release | None:
@@ -263,6 +290,9 @@ class SlugCopy:
 
     def result(self, plan: SlugCopyPlan, outcomes: list[TargetOutcome] | None) -> Result:
         status = self.services.unapplied_status if outcomes is None else overall_status(outcomes)
+        waves = self.wave_run if outcomes is not None else None
+        if waves and waves.halted:
+            status = waves.status
         result = {
             "operation": self.name,
             "status": status,
@@ -281,13 +311,22 @@ class SlugCopy:
             "source-release-version": str(plan.source.version or ""),
             "result": compact_json(result),
             **per_target_outputs(outcomes or []),
+            "waves": compact_json(
+                waves_output(plan.waves, plan.targets, waves, self.services.unapplied_status)
+            ),
         }
         requests = self.heroku.http.requests_sent
+        summary = render(plan, outcomes, status, requests, self.services.run)
+        failure = failure_line(outcomes) if outcomes else None
+        if waves and outcomes:
+            failure = waves.failure(outcomes)
         return Result(
             status=status,
             outputs=outputs,
-            summary=render(plan, outcomes, status, requests, self.services.run),
-            failure=failure_line(outcomes) if outcomes else None,
+            summary=summary.add(
+                *waves_section(plan.waves, plan.targets, waves, self.inputs.health_check)
+            ),
+            failure=failure,
             environment_url=environment_url(plan.targets, outcomes),
         )
 
@@ -305,7 +344,7 @@ def plan_lines(plan: SlugCopyPlan) -> list[str]:
         before = version(target.current_version)
         action = "release the slug" if target.change else "already runs this slug, no change"
         lines.append(f"target: {target.app.name} {before}: {action}")
-    return lines
+    return [*lines, *wave_lines(plan.waves, plan.targets)]
 
 
 def render(

@@ -73,6 +73,8 @@ class TargetOutcome:
     """What the rollback did, when one was needed."""
     adopted: bool = False
     """The release is another run's release of the same slug, followed instead of a new one."""
+    rolled_back: bool = False
+    """The rollback succeeded: the target runs its previous release again."""
 
     @property
     def duration(self) -> float | None:
