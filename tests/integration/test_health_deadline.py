@@ -29,7 +29,7 @@ def test_deadline_during_a_hanging_health_check_times_out_and_rolls_back(heroku:
     assert target["status"] == "timed-out"
     line = run.error_lines()[0]
     assert "during the health check of" in line
-    assert "rollback to v1" in line
+    assert "rollback release v3 created" in line
     rollbacks = [r for r in heroku.sandbox.writes() if r.body and "release" in r.body]
     assert len(rollbacks) == 1, "the target was changed, so it is rolled back"
 
