@@ -74,6 +74,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline_promote.py --long
 	$(BIN)/python benchmarks/kintone_deploy.py
 	$(BIN)/python benchmarks/kintone_promote.py
+	$(BIN)/python benchmarks/connect_promote.py
+	$(BIN)/python benchmarks/startup.py
 
 # Lock files with hashes for every wheel of every platform (linux x86_64 and aarch64 included),
 # for Python 3.11: runtime.lock for the image, dev.lock (runtime + the `test` extra, the runtime

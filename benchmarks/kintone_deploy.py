@@ -42,7 +42,11 @@ def main() -> None:
         print(f"apps: {APPS}, deploy time: {DEPLOY_SECONDS:.1f}s, wall: {exited - started:.2f}s")
         print(f"status polls: {len(polls)}, apps per poll: {sorted(apps_per_poll)}")
         print(f"overhead after the deploy finished: {exited - finished:.2f}s")
-        print(f"all requests: {len(requests)} (plan reads {2 * APPS}, verification {APPS})")
+        plan = deploy.received_at - requests[0].received_at
+        after = [r for r in requests if r.received_at > finished]
+        print(f"plan (first request -> deploy request): {plan:.2f}s")
+        print(f"requests after the deploy finished: {len(after)}")
+        print(f"all requests: {len(requests)}")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,9 @@ CLI = Path(__file__).resolve().parent.parent / ".tools/heroku-cli/node_modules/.
 ACCEPT = "application/vnd.heroku+json; version=3"
 
 
-def scenario(sandbox: Sandbox, targets: int, release_phase: float) -> tuple[str, list[str]]:
+def scenario(
+    sandbox: Sandbox, targets: int, release_phase: float, log: bool = True
+) -> tuple[str, list[str]]:
     h = sandbox.heroku
     token = h.add_user("bench@example.com")
     pipeline = h.add_pipeline("bench", owner_token=token)
@@ -49,16 +51,16 @@ def scenario(sandbox: Sandbox, targets: int, release_phase: float) -> tuple[str,
         h.set_release_behaviour(
             name,
             pending_seconds=release_phase,
-            release_phase_lines=["migrating", "done"],
+            release_phase_lines=["migrating", "done"] if log else None,
             stream_delay_seconds=0.1,
         )
     h.set_promotion_behaviour(pending_seconds=PROMOTION_SECONDS)
     return token, names
 
 
-def ours(targets: int, release_phase: float) -> dict[str, float]:
+def ours(targets: int, release_phase: float, log: bool = True) -> dict[str, float]:
     with Sandbox() as sandbox:
-        token, _ = scenario(sandbox, targets, release_phase)
+        token, _ = scenario(sandbox, targets, release_phase, log)
         started, exited = run_timed(
             {
                 "operation": "pipeline-promote",
@@ -154,6 +156,15 @@ def main() -> None:
         f"{'targets':>7} {'phase':>6} {'wall':>7} {'late':>6} {'requests':>9} "
         f"{'waiting':>8} {'1s poller':>10}   official CLI: wall, late, requests"
     )
+    for targets in (3,):
+        for log in (False, True):
+            m = ours(targets, 1.0, log)
+            print(
+                f"{targets:>7} {1:>5.0f}s {m['wall']:>6.2f}s {m['late']:>5.2f}s "
+                f"{m['requests']:>9.0f} {m['waiting']:>8.0f}   "
+                f"({'with' if log else 'without'} a release-phase log; ours only)",
+                flush=True,
+            )
     phases = (1.0, 30.0) if args.long else (1.0,)
     for release_phase in phases:
         for targets in (1, 20):

@@ -6,6 +6,9 @@ in-process sandbox whose releases settle a known time after they are created:
 - overhead: our wall time (interpreter start included) minus the release's own duration
 - requests per release: every API request of the run, divided by the number of targets
 - noticed late: our exit minus the moment the last release became live
+- plan: the first request to the first release created (resolving source and targets)
+- waiting per minute: requests after the releases were created, per target, per minute of the
+  release's duration (the cost model of benchmarks/README.md)
 
 Run `python benchmarks/slug_copy.py` (about 2.5 minutes) or `--quick` (the short scenarios).
 Numbers vary between machines and runs; quote ratios from a single run.
@@ -30,6 +33,9 @@ class Scenario:
 
 SCENARIOS = [
     Scenario("no release phase, 0.2s", 1, 0.2, release_phase=False),
+    Scenario("no release phase, 1s", 1, 1.0, release_phase=False),
+    Scenario("no release phase, 3s", 1, 3.0, release_phase=False),
+    Scenario("no release phase, 1s, 50 targets", 50, 1.0, release_phase=False),
     Scenario("release phase, 2s", 1, 2.0, release_phase=True),
     Scenario("release phase, 2s, 20 targets", 20, 2.0, release_phase=True),
     Scenario("release phase, 60s", 1, 60.0, release_phase=True),
@@ -63,13 +69,17 @@ def run(scenario: Scenario) -> dict[str, float]:
                 "target-apps": ",".join(targets),
             }
         )
-        posts = [r for r in sandbox.requests if r.method == "POST"]
+        requests = sandbox.requests
+        posts = [r for r in requests if r.method == "POST"]
         live = max(r.received_at for r in posts) + scenario.release_seconds
+        waiting = [r for r in requests if r.received_at > posts[0].received_at]
         return {
             "wall": exited - started,
             "overhead": exited - started - scenario.release_seconds,
-            "requests": len(sandbox.requests) / scenario.targets,
+            "requests": len(requests) / scenario.targets,
             "late": exited - live,
+            "plan": posts[0].received_at - requests[0].received_at,
+            "per_minute": len(waiting) / scenario.targets / (scenario.release_seconds / 60),
         }
 
 
@@ -77,7 +87,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="skip the 60 s scenarios")
     args = parser.parse_args()
-    header = f"{'scenario':<40} {'wall':>7} {'overhead':>9} {'req/release':>12} {'late':>7}"
+    header = (
+        f"{'scenario':<40} {'wall':>7} {'overhead':>9} {'req/release':>12} {'late':>7} "
+        f"{'plan':>6} {'waiting/min':>12}"
+    )
     print(header)
     print("-" * len(header))
     for scenario in SCENARIOS:
@@ -86,7 +99,8 @@ def main() -> None:
         m = run(scenario)
         print(
             f"{scenario.name:<40} {m['wall']:>6.2f}s {m['overhead']:>8.2f}s "
-            f"{m['requests']:>12.1f} {m['late']:>6.2f}s",
+            f"{m['requests']:>12.1f} {m['late']:>6.2f}s {m['plan']:>5.2f}s "
+            f"{m['per_minute']:>12.0f}",
             flush=True,
         )
 

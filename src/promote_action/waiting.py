@@ -7,6 +7,7 @@ command.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -61,22 +62,40 @@ class Deadline:
 
 @dataclass(frozen=True)
 class PollSchedule:
-    """How long to wait before each poll, given how long we have been waiting.
+    """When to poll, as times since the start of the wait: anchored on the clock, so the time
+    a probe takes never shifts the polls after it.
 
-    The first polls come quickly (`first_delay`, doubling up to `min_interval`) because most
-    waits are short. After that the interval is a `fraction` of the time already waited, up to
-    `max_interval`: completion is always noticed within `fraction` of the wait (or
-    `min_interval`), while a long wait costs few requests.
+    Dense first: every `first_delay` seconds for the first `dense_for` seconds, because most
+    waits are short (a Heroku release without a release phase settles within a second or two)
+    and a poll every quarter second notices them at once. Then each poll comes a `fraction` of
+    the time already waited after the previous one (at least `min_interval`, at most
+    `max_interval`): a long wait costs few requests (15 in the first minute by default, then
+    two a minute), and completion is noticed within `fraction` of the wait. `first_delay` 0
+    means no dense phase.
     """
 
     first_delay: float = 0.25
+    dense_for: float = 2.0
+    fraction: float = 0.6
     min_interval: float = 1.0
-    fraction: float = 0.1
     max_interval: float = 30.0
 
-    def next_delay(self, waited: float, polls: int) -> float:
-        ramp = min(self.min_interval, self.first_delay * 2.0**polls)
-        return min(self.max_interval, max(ramp, waited * self.fraction))
+    def __post_init__(self) -> None:
+        if self.min_interval <= 0 or self.max_interval < self.min_interval:
+            raise ValueError("a poll schedule needs 0 < min_interval <= max_interval")
+
+    def next_poll(self, after: float) -> float:
+        """The time of the first poll due strictly after `after` seconds of waiting."""
+        dense_end = 0.0
+        if self.first_delay > 0:
+            slots = math.floor(self.dense_for / self.first_delay + 1e-9)
+            dense_end = slots * self.first_delay
+            if after < dense_end:
+                return (math.floor(after / self.first_delay + 1e-9) + 1) * self.first_delay
+        due = dense_end
+        while due <= after:
+            due += min(self.max_interval, max(self.min_interval, due * self.fraction))
+        return due
 
 
 HEROKU_SCHEDULE = PollSchedule()
@@ -95,14 +114,14 @@ def wait_for(
     """Call `probe` until it returns a value; raise WaitTimeout or Cancelled otherwise.
 
     `settle_first` skips the immediate probe when the caller has just started the change and
-    knows it cannot be finished yet (saves a request per wait). The probe runs once more at
-    the deadline, so a state reached just before it is not reported as a timeout.
+    knows it cannot be finished yet (saves a request per wait). Each probe runs at the next
+    time of `schedule` after the previous one returned; a probe slower than an interval skips
+    the polls it overran instead of pushing the rest later. The probe runs once more at the
+    deadline, so a state reached just before it is not reported as a timeout.
     """
     started = clock()
-    polls = 0
     if settle_first:
-        cancel.sleep(min(schedule.first_delay, deadline.remaining()))
-        polls = 1
+        cancel.sleep(min(schedule.next_poll(0.0), deadline.remaining()))
     while True:
         cancel.raise_if_cancelled()
         result = probe()
@@ -112,9 +131,8 @@ def wait_for(
             raise WaitTimeout(
                 f"timed out after {format_duration(deadline.seconds)} waiting for {what}"
             )
-        delay = schedule.next_delay(clock() - started, polls)
-        polls += 1
-        cancel.sleep(min(delay, deadline.remaining()))
+        waited = clock() - started
+        cancel.sleep(min(schedule.next_poll(waited) - waited, deadline.remaining()))
 
 
 def format_duration(seconds: float) -> str:

@@ -536,6 +536,7 @@ class FakeHeroku:
                 "/pipelines/{pipeline}/pipeline-couplings",
                 api(self._list_pipeline_couplings),
             ),
+            Route("GET", "/pipelines/{pipeline}/latest-releases", api(self._list_latest_releases)),
             Route("GET", "/pipeline-couplings", api(self._list_couplings)),
             Route("POST", "/pipeline-couplings", api(self._create_coupling)),
             Route("GET", "/pipeline-couplings/{coupling}", api(self._get_coupling)),
@@ -727,6 +728,22 @@ class FakeHeroku:
             _coupling_wire(c) for c in self._couplings.values() if c.pipeline.id == pipeline.id
         ]
         return _paginate(items, request.header("Range"), {"id": str}, "id")
+
+    def _list_latest_releases(self, request: Request, user: User) -> Reply:
+        """ "Pipeline Release List" of the Platform API schema (`pipeline-release`, heroku's
+        typescript-api-schema `PipelineReleaseService.list`), absent from the schema subset in
+        shared/reference. UNVERIFIED: that each item is a full release object with `app`, that
+        "latest" means the highest version whatever its status (a pending release included),
+        that apps the key cannot read are left out, and that the list is never paged."""
+        pipeline = self._visible_pipeline(request.params["pipeline"], user)
+        items = []
+        for coupling in self._couplings.values():
+            if coupling.pipeline.id != pipeline.id or not self._can_access(coupling.app, user):
+                continue
+            releases = self._snapshots(coupling.app)
+            if releases:
+                items.append(_release_wire(max(releases, key=lambda r: r.version)))
+        return Reply.json(200, items)
 
     def _list_couplings(self, request: Request, user: User) -> Reply:
         items = [

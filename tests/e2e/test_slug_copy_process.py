@@ -16,7 +16,7 @@ import httpx
 
 from conftest import HerokuWorld
 from promote_sandbox import Fault
-from runner import finish, start_action
+from runner import base_env, finish, parse_github_output, runner_env, start_action
 
 
 def posts(world: HerokuWorld) -> list:
@@ -152,3 +152,23 @@ def test_sigterm_abandons_a_hanging_plan_read(heroku: HerokuWorld):
     assert "cancelled (SIGTERM) during GET /apps/" in line
     assert "nothing was changed" in line
     assert heroku.sandbox.writes() == []
+
+
+def test_the_console_script_flushes_every_output_and_log_before_its_fast_exit(
+    heroku: HerokuWorld, tmp_path: Path
+):
+    """The process ends with os._exit (no interpreter shutdown): nothing written before may be
+    lost, through either entrypoint the image and people use."""
+    script = Path(sys.executable).parent / "promote-action"
+    env = base_env(tmp_path) | runner_env(heroku.inputs())
+    completed = subprocess.run(
+        [str(script)], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    outputs = parse_github_output((tmp_path / "output").read_text())
+    assert outputs["status"] == "succeeded"
+    assert [t["app"] for t in json.loads(outputs["result"])["targets"]] == heroku.targets
+    summary = (tmp_path / "summary").read_text()
+    assert all(target in summary for target in heroku.targets)
+    for target in heroku.targets:
+        assert f"{target}: created release v2" in completed.stdout + completed.stderr

@@ -32,11 +32,11 @@ def test_promote_imports_waits_verifies_and_diagnoses(world: ConnectWorld):
     assert set(target) == {"Account", "Contact", "Lead"}, "import never deletes"
     result = json.loads(run.outputs["result"])
     assert result["connection"]["state"] in ("IDLE", "POLLING_DB_CHANGES")
-    assert {m["object"]: m["state"] for m in result["mappings"]} == {
-        "Account": "DATA_SYNCED",
-        "Contact": "DATA_SYNCED",
-        "Lead": "DATA_SYNCED",
-    }
+    states = {m["object"]: m["state"] for m in result["mappings"]}
+    # The added mapping may still be loading its table when the import is seen applied: a
+    # healthy state (OK_MAPPING), reported as seen.
+    assert states.pop("Contact") in ("RELOAD_TABLE", "DATA_SYNCED")
+    assert states == {"Account": "DATA_SYNCED", "Lead": "DATA_SYNCED"}
     assert result["diagnosis"]["errors"] == 0
     imports = [r for r in world.writes() if r.path.endswith("/actions/import")]
     assert len(imports) == 1
@@ -311,3 +311,16 @@ def test_a_pause_planned_while_paused_is_not_applied_to_a_running_connection(wor
     applied = run_action(world.inputs("connect-pause", mode="apply", plan=planned.outputs["plan"]))
     assert applied.exit_code == 1
     assert "is now IDLE (the plan was made when it was PAUSED)" in applied.error_lines()[0]
+
+
+def test_a_mapping_broken_before_the_import_fails_the_run_once_the_import_is_applied(
+    world: ConnectWorld,
+):
+    """The import's state is read every 0.25 s, sooner than Connect shows the import: a mapping
+    that was already in error is reported as the import's failure only once the import is
+    applied, so the message is true and production holds what was imported."""
+    world.sandbox.connect.break_mapping(world.production, "Lead", "BAD_CONFIG")
+    run = run_action(world.inputs())
+    assert run.exit_code == 1
+    assert "mappings in error after the import: Lead BAD_CONFIG" in run.error_lines()[0]
+    assert "Phone" in objects(world)["Account"]["config"]["fields"], "the import was applied"

@@ -465,3 +465,41 @@ def test_credentials_from_kintone_environment_variables_are_masked(kintone: Kint
     run = run_action(kintone.inputs(kintone_password=""), KINTONE_PASSWORD="s3cret pass")
     assert run.exit_code == 0, run.stdout
     assert "::add-mask::s3cret pass" in run.stdout.splitlines()[:6]
+
+
+def production_reads_after_the_deploy(world: KintoneWorld) -> list:
+    [post] = world.deploy_posts()
+    after = world.sandbox.requests[world.sandbox.requests.index(post) :]
+    return [r for r in after if r.path == "/k/v1/app/settings.json"]
+
+
+def test_a_deploy_seen_processing_then_done_is_verified_with_one_production_read(
+    kintone: KintoneWorld,
+):
+    """kintone deploys all-or-nothing: once our deploy showed PROCESSING and every app then
+    reports SUCCESS, one app at the deployed revision proves the others (300 apps used to cost
+    300 reads after the deploy)."""
+    kintone.sandbox.kintone.set_deploy_behaviour(processing_seconds=2.0)
+    run = run_action(kintone.inputs())
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert [r.query for r in production_reads_after_the_deploy(kintone)] == [
+        f"app={kintone.apps[0]}"
+    ]
+    assert json.loads(run.outputs["revisions"]) == dict.fromkeys(kintone.apps, 6)
+    assert {a["live_revision_after"] for a in result_apps(run).values()} == {6}
+    assert all(kintone.sandbox.kintone.app(a).live_revision == 6 for a in kintone.apps)
+
+
+def test_success_reported_without_any_deploy_is_not_believed(kintone: KintoneWorld):
+    """The deploy request is answered but never processed: every app reports SUCCESS (kintone's
+    answer for an app with no deploy), which must not pass as deployed."""
+    kintone.sandbox.add_fault(
+        Fault(match=r"^POST /k/v1/preview/app/deploy.json$", status=200, message="")
+    )
+    run = run_action(kintone.inputs(timeout="3s"))
+    assert run.exit_code == 1
+    assert run.outputs["status"] == "timed-out"
+    assert json.loads(run.outputs["revisions"]) == dict.fromkeys(kintone.apps, 5)
+    assert {r.query for r in production_reads_after_the_deploy(kintone)} == {
+        f"app={app}" for app in kintone.apps
+    }, "every app's production revision was read, since no deploy was seen running"

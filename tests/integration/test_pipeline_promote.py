@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 import pytest
@@ -316,3 +317,60 @@ def test_a_target_with_the_same_slug_pending_is_adopted_and_left_out(world: Pipe
     assert targets["shop-prod-us"]["adopted"] is False
     assert "was followed, not created again" in run.summary
     assert [r.version for r in world.sandbox.heroku.releases("shop-prod-eu")] == [1, 2]
+
+
+def target_release_reads(world: PipelineWorld) -> list:
+    """Reads of a target's releases (one by id, or its newest), after the promotion."""
+    [post] = world.promotion_posts()
+    after = world.sandbox.requests[world.sandbox.requests.index(post) :]
+    targets = {world.app_id("shop-prod-eu"), world.app_id("shop-prod-us")}
+    return [
+        r
+        for r in after
+        if r.method == "GET"
+        and re.fullmatch(r"/apps/[^/]+/releases(/.+)?", r.path)
+        and r.path.split("/")[2] in targets
+    ]
+
+
+def latest_releases_reads(world: PipelineWorld) -> list:
+    path = f"/pipelines/{world.pipeline_id}/latest-releases"
+    return [r for r in world.sandbox.requests if r.path == path]
+
+
+def test_one_request_per_poll_round_follows_every_target_release(world: PipelineWorld):
+    """The promotion's targets name each new release; the releases themselves (status,
+    release-phase log URL, whether the app runs them) come from the pipeline's latest releases:
+    one request per round for all targets instead of reads per target."""
+    run = run_action(world.inputs())
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert latest_releases_reads(world)
+    assert target_release_reads(world) == []
+    released = {t["app"]: t["release_version"] for t in targets_of(run).values()}
+    assert released == {"shop-prod-eu": 2, "shop-prod-us": 2}
+    assert json.loads(run.outputs["release-version"]) == released
+    for app in ("shop-prod-eu", "shop-prod-us"):
+        assert world.sandbox.heroku.current_release(app).slug_id == world.slug_id
+
+
+@pytest.mark.parametrize(
+    ("fault", "reads"),
+    [
+        (Fault(match="latest-releases", status=404, error_id="not_found", message="Gone."), 1),
+        (Fault(match="latest-releases", status=200, message="not a list of releases"), None),
+    ],
+    ids=["missing", "another shape"],
+)
+def test_without_usable_latest_releases_each_target_is_read_on_its_own(
+    world: PipelineWorld, fault: Fault, reads: int | None
+):
+    """A server that lacks the list (not asked again), or answers it in another shape (its
+    item shape is UNVERIFIED), costs reads per target and changes nothing else."""
+    world.sandbox.add_fault(fault)
+    run = run_action(world.inputs())
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert run.outputs["status"] == "succeeded"
+    if reads is not None:
+        assert len(latest_releases_reads(world)) == reads
+    read = {r.path.split("/")[2] for r in target_release_reads(world)}
+    assert read == {world.app_id("shop-prod-eu"), world.app_id("shop-prod-us")}

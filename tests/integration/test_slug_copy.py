@@ -353,3 +353,23 @@ def test_a_pending_release_of_the_same_slug_is_adopted_not_repeated(heroku: Hero
     assert "already in progress" in run.stdout
     assert "was followed, not created again" in run.summary
     assert [r.version for r in heroku.sandbox.heroku.releases("shop-prod-eu")] == [1, 2]
+
+
+def test_targets_are_planned_concurrently(heroku: HerokuWorld):
+    """A slow answer about one target does not hold up planning the others (50 targets read
+    one after another took seconds): the second target is fully planned while the first
+    target's app is still being read."""
+    heroku.sandbox.add_fault(Fault(match=r"^GET /apps/shop-prod-eu$", delay_seconds=1.0))
+    run = run_action(heroku.inputs(dry_run="true"))
+    assert run.exit_code == 0, run.stdout + run.stderr
+    eu, us = (heroku.sandbox.heroku.app(name).id for name in ("shop-prod-eu", "shop-prod-us"))
+    paths = [r.path for r in heroku.sandbox.requests if r.method == "GET"]
+    assert paths.index(f"/apps/{us}/releases") < paths.index(f"/apps/{eu}/releases")
+
+
+def test_the_first_unknown_target_in_the_input_is_the_one_named(heroku: HerokuWorld):
+    run = run_action(heroku.inputs(target_apps="ghost-one,shop-prod-eu,ghost-two"))
+    assert run.exit_code == 2
+    [error] = run.error_lines()
+    assert "input 'target-apps': app 'ghost-one' not found" in error
+    assert not heroku.sandbox.writes()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from heroku_schema import validate
 from promote_sandbox import Sandbox
 
 
@@ -171,3 +172,30 @@ def test_seeding_refuses_what_heroku_would(sandbox: Sandbox, world, pipeline) ->
         h.couple("fir-app", pipeline.pipeline_id, "staging")
     with pytest.raises(ValueError, match="pipeline name"):
         h.add_pipeline("Shop!", owner_token=world.token)
+
+
+def test_latest_releases_list_each_pipeline_apps_newest_release(
+    api: httpx.Client, pipeline, world
+) -> None:
+    """`GET /pipelines/{id}/latest-releases` ("Pipeline Release List", outside the schema
+    subset): one release object per app of the pipeline that has releases, the newest by
+    version even while it is pending (that item shape and meaning are UNVERIFIED)."""
+    path = f"/pipelines/{pipeline.pipeline_id}/latest-releases"
+    before = api.get(path)
+    assert before.status_code == 200
+    for item in before.json():
+        validate({"$ref": "#/definitions/release"}, item)
+    newest = {item["app"]["id"]: item["version"] for item in before.json()}
+    assert set(newest) == {pipeline.ids[a] for a in ("staging-app", "prod-app", "prod-app-two")}
+    assert pipeline.ids["dev-app"] not in newest, "an app without releases has no item"
+
+    created = api.post("/apps/prod-app-two/releases", json={"slug": world.staging_slugs[1]})
+    assert created.status_code == 201
+    after = {item["app"]["id"]: item for item in api.get(path).json()}
+    mine = after[pipeline.ids["prod-app-two"]]
+    assert (mine["id"], mine["status"]) == (created.json()["id"], "pending")
+    assert mine["version"] == newest[pipeline.ids["prod-app-two"]] + 1
+
+    missing = api.get("/pipelines/01234567-89ab-cdef-0123-456789abcdef/latest-releases")
+    assert missing.status_code == 404
+    assert missing.json()["id"] == "not_found"

@@ -43,6 +43,7 @@ class Release(_Model):
     version: int
     status: str
     """`pending | succeeded | failed | expired`; any other value is treated as not finished."""
+    app: Named | None = None
     current: bool | None = None
     slug: IdOnly | None = None
     output_stream_url: str | None = None

@@ -68,9 +68,15 @@ from promote_action.waiting import PollSchedule, wait_for
 
 log = logging.getLogger("promote_action.connect")
 
-CONNECT_SCHEDULE = PollSchedule(first_delay=2.0, min_interval=2.0, fraction=0.25, max_interval=30.0)
-"""The Connect API budget is small and its states lag: start after a short pause, then back off
-to 10 s and more as the wait grows."""
+CONNECT_SCHEDULE = PollSchedule(first_delay=0.25, min_interval=2, fraction=0.25, max_interval=30)
+"""An import of a few mappings applies within a second or two, so a round every 0.25 s for the
+first 2 s notices it at once; the Connect API budget is small and long states lag, so after
+that the rounds back off from 2 s to 10 s and more as the wait grows."""
+CONNECT_DIAGNOSIS_SCHEDULE = PollSchedule(
+    first_delay=0.25, dense_for=3.0, min_interval=1.0, fraction=0.25, max_interval=10.0
+)
+"""A diagnosis result is one request per poll and usually ready within seconds (the plugin
+polls every 0.5 s): every 0.25 s for 3 s, then backing off from 1 s to 10 s."""
 
 WRITE_ERRORS_SHOWN = 10
 """Write errors listed per mapping (newest first) in the output and the summary."""
@@ -404,7 +410,7 @@ class ConnectOperation(ABC):
             what="the Heroku Connect diagnosis",
             deadline=self.services.deadline,
             cancel=self.services.cancel,
-            schedule=CONNECT_SCHEDULE,
+            schedule=CONNECT_DIAGNOSIS_SCHEDULE,
             settle_first=True,
         )
 
@@ -694,6 +700,10 @@ class ConnectPromote(ConnectOperation):
             mappings = {m.object_name.lower(): m for m in connection.mappings}
             broken = _in_error(mappings.values())
             if broken:
+                # Read every 0.25 s at first, the connection may not show the import yet: a
+                # mapping already broken before it is only the import's failure once applied.
+                if not _contains(self.connect.export(ref), config):
+                    return None
                 raise PromoteError(f"mappings in error after the import: {broken}")
             if any(k not in mappings for k in wanted):
                 return None

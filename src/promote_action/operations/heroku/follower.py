@@ -20,6 +20,7 @@ from promote_action.errors import (
     Cancelled,
     CancelledWrite,
     PromoteError,
+    RemoteError,
     VerificationError,
     WaitTimeout,
 )
@@ -50,10 +51,19 @@ class ReleaseFollower:
     """Follows one release per target to a verified end state, then (when asked) checks the
     app's health and rolls back a target that failed after being changed."""
 
-    def __init__(self, heroku: HerokuClient, services: Services, inputs: Inputs) -> None:
+    def __init__(
+        self,
+        heroku: HerokuClient,
+        services: Services,
+        inputs: Inputs,
+        *,
+        latest: LatestReleases | None = None,
+    ) -> None:
         self.heroku = heroku
         self.services = services
         self.inputs = inputs
+        self.latest = latest
+        """Targets in one pipeline: one read per poll round tells every worker its status."""
 
     def finish(self, outcome: TargetOutcome) -> None:
         """After `settle`: health check a live target, roll back a failed one."""
@@ -199,7 +209,14 @@ class ReleaseFollower:
 
     def _finished(self, app_id: str, release_id: str) -> Finished | None:
         """One request answers both questions: is our release finished, and what does the app
-        run now (the newest releases carry `status` and `current`)."""
+        run now (the newest releases carry `status` and `current`). In a pipeline the request
+        is shared by every target, as long as our release is its app's newest."""
+        if self.latest is not None:
+            newest = self.latest.newest(app_id)
+            if newest is not None and newest.id == release_id:
+                if not newest.finished:
+                    return None
+                return Finished(newest, newest if newest.current else None)
         recent = self.heroku.recent_releases(app_id)
         ours = next((r for r in recent if r.id == release_id), None)
         if ours is None:
@@ -223,6 +240,46 @@ class ReleaseFollower:
     def _output_line(self, outcome: TargetOutcome, line: str) -> None:
         outcome.output_tail = [*outcome.output_tail[-(OUTPUT_TAIL - 1) :], line]
         self.services.reporter.remote.line(outcome.log_title, line)
+
+
+class LatestReleases:
+    """The newest release of every app of a pipeline (`GET /pipelines/{id}/latest-releases`),
+    read at most once per `max_age` seconds however many targets' workers ask: one request per
+    poll round for all targets. A server without the list is not asked again; callers read per
+    app whatever the list does not answer."""
+
+    def __init__(self, heroku: HerokuClient, pipeline_id: str, *, max_age: float) -> None:
+        self.heroku = heroku
+        self.pipeline_id = pipeline_id
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._read_at = float("-inf")
+        self._newest: dict[str, Release] = {}
+        self._available = True
+
+    def newest(self, app_id: str) -> Release | None:
+        """`app_id`'s newest release, from a read at most `max_age` old (None: not listed)."""
+        with self._lock:
+            if time.monotonic() - self._read_at >= self.max_age:
+                self._read()
+            return self._newest.get(app_id)
+
+    def refresh(self) -> None:
+        """Read now: new releases have just appeared."""
+        with self._lock:
+            self._read()
+
+    def _read(self) -> None:
+        if not self._available:
+            return
+        try:
+            releases = self.heroku.pipeline_latest_releases(self.pipeline_id)
+        except RemoteError as exc:
+            log.debug("the pipeline's latest releases are not available (%s)", exc.code)
+            self._available, self._newest = False, {}
+            return
+        self._newest = {r.app.id: r for r in releases if r.app and r.app.id}
+        self._read_at = time.monotonic()
 
 
 class ReleaseStream:

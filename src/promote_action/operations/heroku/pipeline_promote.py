@@ -30,13 +30,17 @@ from promote_action.errors import (
     WaitTimeout,
 )
 from promote_action.heroku.client import HerokuClient
-from promote_action.heroku.models import App, Coupling
+from promote_action.heroku.models import App, Coupling, Release
 from promote_action.inputs import Inputs
 from promote_action.inputs.parsers import UUID
 from promote_action.inputs.plan_fields import Count, Findings, Id, RemoteText, Stage, Version
 from promote_action.inputs.validators import MAX_TARGETS
 from promote_action.operations.base import Services, read_all, write_once
-from promote_action.operations.heroku.follower import ReleaseFollower, run_per_target
+from promote_action.operations.heroku.follower import (
+    LatestReleases,
+    ReleaseFollower,
+    run_per_target,
+)
 from promote_action.operations.heroku.planning import (
     connect,
     no_slug,
@@ -90,10 +94,14 @@ NEXT_STAGE = {"development": "staging", "staging": "production"}
 MAP_STAGES = ("test", "development", "staging", "production")
 """Stages shown with their apps; review apps can be many and are only counted."""
 STAGE_ORDER = {stage: index for index, stage in enumerate(("test", "review", *MAP_STAGES[1:]))}
-PROMOTION_SCHEDULE = PollSchedule(first_delay=1.0, min_interval=1.0)
-"""Targets are polled no faster than a 1 s poller: a promotion needs a second or more to create
-the releases, and a late look at a new release costs nothing, since its release-phase log is
-then read live and reports the end of the phase at once."""
+PROMOTION_SCHEDULE = PollSchedule(first_delay=0.25, dense_for=4.0, min_interval=1.0, fraction=0.25)
+"""One request per round covers every target. A promotion takes a few seconds to create the
+releases and a release without a release phase is live soon after, so the targets are read
+every 0.25 s for 4 s (16 requests for the whole promotion), then every second, growing with the
+wait."""
+LATEST_MAX_AGE = 0.1
+"""Workers of targets whose releases appeared together poll in step: a read of the pipeline's
+latest releases this recent answers them all."""
 
 
 class PipelineRef(BaseModel):
@@ -405,6 +413,8 @@ class PipelinePromote:
             for outcome in outcomes:
                 outcome.status = Status.CREATED if outcome.plan.change else Status.UNCHANGED
             return tracker.promotion_id
+        # This promotion's targets share one read of the pipeline's latest releases per round.
+        following = ReleaseFollower(self.heroku, self.services, self.inputs, latest=tracker.latest)
 
         def follow_target(outcome: TargetOutcome) -> None:
             app = outcome.plan.app
@@ -413,9 +423,9 @@ class PipelinePromote:
                 outcome.status = Status.FAILED
                 outcome.error = state.error_message or "the promotion created no release"
                 return
-            release = self.heroku.release(app.id, state.release_id)
+            release = state.release or self.heroku.release(app.id, state.release_id)
             log.info("%s: promotion created release v%s", app.name, release.version)
-            follower.settle(outcome, release, plan.source.slug_id)
+            following.settle(outcome, release, plan.source.slug_id)
             final = tracker.wait_for_end(app.id, self.services)
             if final.status == "failed":
                 outcome.status = Status.FAILED
@@ -457,7 +467,8 @@ class PipelinePromote:
                 targets=target_ids,
             )
             log.info("promotion %s created", promotion.id)
-            tracker = PromotionTracker(self.heroku, promotion.id, target_ids)
+            latest = LatestReleases(self.heroku, plan.pipeline.id, max_age=LATEST_MAX_AGE)
+            tracker = PromotionTracker(self.heroku, promotion.id, target_ids, latest)
             if self.inputs.wait:
                 tracker.start(self.services)
             return tracker
@@ -558,10 +569,13 @@ class TargetState:
     release_id: str | None = None
     status: str = "pending"
     error_message: str | None = None
+    release: Release | None = None
+    """The release itself when the pipeline's latest releases showed it (saves a read)."""
 
 
 class TargetTracker(Protocol):
     promotion_id: str | None
+    latest: LatestReleases | None
 
     def wait_for_release(self, app_id: str, services: Services) -> TargetState: ...
 
@@ -572,14 +586,23 @@ class PromotionTracker:
     """Follows `promotion-targets`: one request per poll covers every target.
 
     A background thread polls until every target has its release (or has failed), waking each
-    target's worker as soon as its release exists. From then on the releases themselves are
-    followed; the targets are read again only when a worker asks for its final status, and one
-    read then serves every worker asking at the same time.
+    target's worker as soon as its release exists. The releases that appeared in a round are
+    then read together, with one request for the pipeline's latest releases instead of one per
+    target. From then on the releases themselves are followed; the targets are read again only
+    when a worker asks for its final status, and one read then serves every worker asking at
+    the same time.
     """
 
-    def __init__(self, heroku: HerokuClient, promotion_id: str, target_ids: list[str]) -> None:
+    def __init__(
+        self,
+        heroku: HerokuClient,
+        promotion_id: str,
+        target_ids: list[str],
+        latest: LatestReleases,
+    ) -> None:
         self.heroku = heroku
         self.promotion_id: str | None = promotion_id
+        self.latest: LatestReleases | None = latest
         self._states = {app_id: TargetState() for app_id in target_ids}
         self._changed = threading.Condition()
         self._poll_lock = threading.Lock()
@@ -622,6 +645,14 @@ class PromotionTracker:
                 return
             targets = self.heroku.promotion_targets(str(self.promotion_id))
             self._polled_at = time.monotonic()
+            with self._changed:
+                new = {
+                    t.app.id: t.release.id
+                    for t in targets
+                    if t.release and t.app.id in self._states
+                    if self._states[t.app.id].release_id is None
+                }
+            releases = self._latest_releases(new)
         with self._changed:
             for target in targets:
                 state = self._states.get(target.app.id)
@@ -629,10 +660,21 @@ class PromotionTracker:
                     continue
                 if target.release:
                     state.release_id = target.release.id
+                    state.release = state.release or releases.get(target.app.id)
                 if target.finished:
                     state.status = target.status
                     state.error_message = target.error_message
             self._changed.notify_all()
+
+    def _latest_releases(self, wanted: dict[str, str]) -> dict[str, Release]:
+        """The releases `wanted` (app id -> release id), read afresh in one request for the
+        whole pipeline; a target whose item is missing or is another release is read on its
+        own by its worker."""
+        if not wanted or self.latest is None:
+            return {}
+        self.latest.refresh()
+        found = {app_id: self.latest.newest(app_id) for app_id in wanted}
+        return {a: r for a, r in found.items() if r is not None and r.id == wanted[a]}
 
     def wait_for_release(self, app_id: str, services: Services) -> TargetState:
         with self._changed:
@@ -653,7 +695,7 @@ class PromotionTracker:
                 state = replace(self._states[app_id])
             if state.status != "pending":
                 return state
-            self._refresh(max_age=PROMOTION_SCHEDULE.min_interval / 2)
+            self._refresh(max_age=PROMOTION_SCHEDULE.first_delay / 2)
             with self._changed:
                 state = replace(self._states[app_id])
             return state if state.status != "pending" else None
@@ -679,6 +721,8 @@ class WithAdopted:
         self._promotion = promotion
         self._adopted = KnownReleases(adopted)
         self.promotion_id = promotion.promotion_id
+        self.latest = promotion.latest
+        """The pipeline's latest releases cover the adopted targets too: same pipeline."""
 
     def _for(self, app_id: str) -> TargetTracker:
         return self._adopted if app_id in self._adopted.releases else self._promotion
@@ -695,6 +739,7 @@ class KnownReleases:
     found on the targets: those releases are followed directly."""
 
     promotion_id: str | None = None
+    latest: LatestReleases | None = None
 
     def __init__(self, releases: dict[str, str]) -> None:
         self.releases = releases

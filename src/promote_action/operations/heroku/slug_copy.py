@@ -122,10 +122,14 @@ class SlugCopy:
         source_name = str(self.inputs.source_app)
         source_app = resolve_app(self.heroku, "source-app", source_name)
         source = self._source(source_app)
-        target_apps = [resolve_app(self.heroku, "target-apps", n) for n in self.inputs.target_apps]
-        targets = read_all(
-            lambda app: target_plan(self.heroku, app, deploys_slug=source.slug_id), target_apps
-        )
+
+        def plan_target(name: str) -> TargetPlan:
+            app = resolve_app(self.heroku, "target-apps", name)
+            return target_plan(self.heroku, app, deploys_slug=source.slug_id)
+
+        # Concurrently, as pipeline-promote does: 50 targets resolved one after another took
+        # seconds. A usage error still names the first bad target in the input's order.
+        targets = read_all(plan_target, self.inputs.target_apps)
         seen: dict[str, str] = {}
         for target, name in zip(targets, self.inputs.target_apps, strict=True):
             if target.app.id == source_app.id:
