@@ -15,6 +15,9 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ import yaml
 
 from promote_action import cli
 from promote_action.waiting import CancelToken
+from promote_sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
@@ -147,3 +151,27 @@ def run_action_process(inputs: dict[str, str], timeout: float = 60, **extra_env:
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         return finish(start_action(inputs, tmp, **extra_env), tmp, timeout)
+
+
+@contextmanager
+def cancel_when(
+    sandbox: Sandbox, seen: Callable[[str], bool], method: str = "GET"
+) -> Iterator[CancelToken]:
+    """A token cancelled ("SIGTERM") as soon as the sandbox sees a request whose path `seen`
+    accepts (held in flight or answered)."""
+    cancel, stop = CancelToken(), threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(0.01):
+            arrived = [*sandbox.requests_in_flight(), *sandbox.requests]
+            if any(r.method == method and seen(r.path) for r in arrived):
+                cancel.cancel("SIGTERM")
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield cancel
+    finally:
+        stop.set()
+        watcher.join()

@@ -7,10 +7,28 @@ user can search for it.
 
 from __future__ import annotations
 
+import re
+
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_CANCELLED = 130
+
+
+REMOTE_TEXT_LIMIT = 2048
+"""Characters of one remote message kept (an error body can be 300 kB): enough to act on."""
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""C0 (but tab and newline), DEL and C1: ESC, BEL and friends can rewrite a terminal or log."""
+
+
+def remote_text(value: object, limit: int = REMOTE_TEXT_LIMIT) -> str:
+    """Text from a remote service made fit to show: control characters removed (tab and newline
+    kept), at most `limit` characters, marked when cut."""
+    text = _CONTROL.sub("", str(value))
+    if len(text) > limit:
+        return text[:limit] + " … (truncated)"
+    return text
 
 
 class PromoteError(Exception):
@@ -45,6 +63,7 @@ class RemoteError(PromoteError):
     ) -> None:
         self.platform = platform
         self.status = status
+        code, message = remote_text(code, 100), remote_text(" ".join(message.split()))
         self.code = code
         self.message = message
         self.request = request
@@ -77,6 +96,11 @@ class Cancelled(PromoteError):
     """The job was cancelled (SIGTERM/SIGINT)."""
 
     exit_code = EXIT_CANCELLED
+
+
+class CancelledWrite(Cancelled):
+    """Cancelled while a write was in flight: the platform may still act on it, and the report
+    must say so instead of "nothing was changed"."""
 
 
 class VerificationError(PromoteError):

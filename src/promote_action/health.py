@@ -11,8 +11,11 @@ import time
 import httpx
 
 from promote_action.errors import PromoteError, WaitTimeout
+from promote_action.http import interruptible
 from promote_action.waiting import CancelToken, Deadline, PollSchedule, format_duration, wait_for
 
+REQUEST_TIMEOUT = 10.0
+"""One health request's longest wait, shortened to what is left of the patience."""
 HEALTH_SCHEDULE = PollSchedule(first_delay=0.0, min_interval=1.0, fraction=0.2, max_interval=15.0)
 SOAK_PROBES = 10
 """A soak probes about this many times over its period..."""
@@ -33,13 +36,21 @@ def probe(
     deadline: Deadline,
     cancel: CancelToken,
 ) -> str:
-    """Return what the healthy answer was, or raise HealthCheckFailed with the last answer."""
+    """Return what the healthy answer was, or raise HealthCheckFailed with the last answer.
+
+    The probe lives under the run's deadline and cancel token like every other wait: each
+    request is bounded by what is left of the patience and abandoned on a cancel. When the
+    run's deadline (not `health-check-timeout`) ends it, that is a WaitTimeout: the run timed
+    out, the app was not proven unhealthy.
+    """
+    bounded_by_run = deadline.remaining() < timeout
     patience = Deadline(min(timeout, deadline.remaining()))
     seen = ["no answer"]
     with _client() as client:
 
         def healthy() -> str | None:
-            ok, seen[0] = _ask(client, url, expected_status, text)
+            limit = max(0.1, min(REQUEST_TIMEOUT, patience.remaining()))
+            ok, seen[0] = _ask(client, url, expected_status, text, cancel=cancel, limit=limit)
             return seen[0] if ok else None
 
         try:
@@ -51,6 +62,11 @@ def probe(
                 schedule=HEALTH_SCHEDULE,
             )
         except WaitTimeout:
+            if bounded_by_run:
+                raise WaitTimeout(
+                    f"timed out after {format_duration(deadline.seconds)} during the health "
+                    f"check of {url} (it answered {seen[0]})"
+                ) from None
             raise HealthCheckFailed(
                 f"health check failed: {url} answered {seen[0]} "
                 f"(expected HTTP {expected_status}) for {format_duration(patience.seconds)}"
@@ -83,7 +99,8 @@ def soak(
                     f"health-check soak of {url}"
                 )
             cancel.sleep(min(interval, max(left, 0.0)))
-            ok, answer = _ask(client, url, expected_status, text)
+            limit = max(0.1, min(REQUEST_TIMEOUT, deadline.remaining()))
+            ok, answer = _ask(client, url, expected_status, text, cancel=cancel, limit=limit)
             probes += 1
             healthy_for = time.monotonic() - started
             if not ok:
@@ -97,15 +114,26 @@ def soak(
 
 
 def _client() -> httpx.Client:
-    return httpx.Client(timeout=httpx.Timeout(10.0), follow_redirects=True, trust_env=True)
+    return httpx.Client(
+        timeout=httpx.Timeout(REQUEST_TIMEOUT), follow_redirects=True, trust_env=True
+    )
 
 
 def _ask(
-    client: httpx.Client, url: str, expected_status: int, text: str | None
+    client: httpx.Client,
+    url: str,
+    expected_status: int,
+    text: str | None,
+    *,
+    cancel: CancelToken,
+    limit: float,
 ) -> tuple[bool, str]:
-    """One probe: is the answer healthy, and what was it (for the report)."""
+    """One probe: is the answer healthy, and what was it (for the report). It waits at most
+    `limit` seconds and is abandoned on a cancel, like every request of the run."""
     try:
-        response = client.get(url)
+        response = interruptible(
+            lambda: client.get(url, timeout=limit), cancel, f"the health check of {url}"
+        )
     except httpx.HTTPError as exc:
         return False, f"no answer ({type(exc).__name__})"
     seen = f"HTTP {response.status_code}"

@@ -11,23 +11,33 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import certifi
 import httpx
 
-from promote_action.errors import AmbiguousWriteError, RemoteError, TransportError
+from promote_action.errors import (
+    AmbiguousWriteError,
+    Cancelled,
+    CancelledWrite,
+    RemoteError,
+    TransportError,
+)
 from promote_action.waiting import CancelToken, Deadline
 
 log = logging.getLogger("promote_action.http")
+T = TypeVar("T")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CANCEL_CHECK_SECONDS = 0.1
+"""How often a request in flight looks at the cancel token: abandoned well within 2 s."""
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 ErrorDecoder = Callable[[httpx.Response], tuple[str, str]]
@@ -52,6 +62,10 @@ class RetryPolicy:
     """Below this many remaining rate-limit tokens, requests are paced to the refill rate."""
     paced_interval: float = 0.8
     """Seconds between requests with an empty bucket: Heroku refills about 75 tokens a minute."""
+    unreachable_budget: float = 30.0
+    """Seconds a host may stay unreachable (DNS, refused, TLS, connect timeout), across all
+    requests of the client, before the run gives up on it: a host that is down is not waited
+    for in silence until the deadline."""
 
     def backoff(self, attempt: int, response: httpx.Response | None) -> float:
         if response is not None:
@@ -108,6 +122,10 @@ class HttpClient:
         )
         self._lock = threading.Lock()
         self._remaining: int | None = None
+        self._unreachable_since: float | None = None
+        self._gave_up = False
+        """The unreachable budget is spent: later requests fail at their first connection
+        failure, until one gets an answer."""
         self.requests_sent = 0
 
     def close(self) -> None:
@@ -147,7 +165,7 @@ class HttpClient:
                 )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Nothing reached the server: repeating is safe even for a write.
-                self._retry_or_raise(attempt, None, label, f"cannot connect ({type(exc).__name__})")
+                self._unreachable(attempt, label, path, exc)
             except httpx.TransportError as exc:
                 if not repeatable:
                     raise AmbiguousWriteError(label, f"{type(exc).__name__}") from None
@@ -155,6 +173,8 @@ class HttpClient:
                     attempt, None, label, f"connection failed ({type(exc).__name__})"
                 )
             else:
+                with self._lock:
+                    self._unreachable_since, self._gave_up = None, False
                 if response.is_success or response.status_code in ok_statuses:
                     return response
                 code, message = self.decode_error(response)
@@ -216,13 +236,18 @@ class HttpClient:
         request_headers.update(headers or {})
         with self._lock:
             self.requests_sent += 1
-        response = self._client.request(
-            method,
-            self._absolute(path),
-            json=json,
-            params=params,
-            headers=request_headers,
-            files=files,
+        response = interruptible(
+            lambda: self._client.request(
+                method,
+                self._absolute(path),
+                json=json,
+                params=params,
+                headers=request_headers,
+                files=files,
+            ),
+            self.cancel,
+            f"{method} {self._describe(path)}",
+            write=method not in SAFE_METHODS,
         )
         log.debug("%s %s -> %s", method, self._describe(path), response.status_code)
         self._observe(response)
@@ -274,6 +299,25 @@ class HttpClient:
         delay = self.policy.backoff(attempt, response)
         return delay if delay <= self.deadline.remaining() else None
 
+    def _unreachable(self, attempt: int, label: str, path: str, exc: httpx.TransportError) -> None:
+        """Retry a request that reached no server, within the client's unreachable budget;
+        the error names the host and the cause."""
+        host = httpx.URL(self._absolute(path)).host
+        reason = f"cannot reach {host}: {connection_cause(exc)}"
+        now = time.monotonic()
+        with self._lock:
+            since = self._unreachable_since = self._unreachable_since or now
+            spent = self._gave_up
+        # A name that does not exist will not exist in a second either (unlike EAI_AGAIN).
+        delay = None if spent or NO_SUCH_HOST in reason else self._next_delay(attempt, None)
+        if delay is None or now + delay - since > self.policy.unreachable_budget:
+            with self._lock:
+                self._gave_up = True
+            waited = f" (unreachable for {now - since:.0f}s)" if now - since >= 1 else ""
+            raise TransportError(f"{self.platform}: {label} failed: {reason}{waited}") from None
+        log.info("%s: %s, retrying in %.1fs", label, reason, delay)
+        self.cancel.sleep(delay)
+
     def _retry_or_raise(
         self, attempt: int, response: httpx.Response | None, label: str, reason: str
     ) -> None:
@@ -282,6 +326,78 @@ class HttpClient:
             raise TransportError(f"{self.platform}: {label} failed: {reason}") from None
         log.info("%s: %s, retrying in %.1fs", label, reason, delay)
         self.cancel.sleep(delay)
+
+
+NO_SUCH_HOST = "DNS lookup failed (no such host)"
+_CAUSES: tuple[tuple[type[BaseException], str], ...] = (
+    (httpx.ConnectTimeout, "connection timed out"),
+    (httpx.PoolTimeout, "connection timed out"),
+    (socket.gaierror, "DNS lookup failed"),
+    (ConnectionRefusedError, "connection refused"),
+    (ssl.SSLError, "TLS handshake failed"),
+    (TimeoutError, "connection timed out"),
+)
+_NO_NAME = frozenset({socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)})
+_CAUSE_WORDS = (
+    ("name or service not known", NO_SUCH_HOST),
+    ("nodename nor servname", NO_SUCH_HOST),
+    ("name resolution", "DNS lookup failed"),
+    ("connection refused", "connection refused"),
+    ("certificate", "TLS handshake failed (certificate)"),
+    ("ssl", "TLS handshake failed"),
+    ("timed out", "connection timed out"),
+)
+
+
+def connection_cause(exc: BaseException) -> str:
+    """Why no connection was made, in the words an operator searches for: DNS, refused, TLS,
+    timeout; from the exception chain httpx wraps around the socket error, else its text."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, socket.gaierror) and seen.errno in _NO_NAME:
+            return NO_SUCH_HOST
+        for kind, cause in _CAUSES:
+            if isinstance(seen, kind):
+                detail = getattr(seen, "reason", None) if kind is ssl.SSLError else None
+                return f"{cause} ({detail})" if detail else cause
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc).lower()
+    fallback = f"connection failed ({type(exc).__name__})"
+    return next((cause for words, cause in _CAUSE_WORDS if words in text), fallback)
+
+
+def interruptible(
+    call: Callable[[], T], cancel: CancelToken, label: str, *, write: bool = False
+) -> T:
+    """Run one blocking request so that a cancellation abandons it at once.
+
+    httpx cannot cancel a request in flight, so it runs in a daemon thread while this one
+    watches the cancel token: a hanging response never holds a cancelled job past its grace
+    period. An abandoned write may still take effect, and the error says so.
+    """
+    done = threading.Event()
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="http-request", daemon=True).start()
+    while not done.wait(CANCEL_CHECK_SECONDS):
+        if cancel.cancelled:
+            if write:
+                raise CancelledWrite(
+                    f"cancelled ({cancel.reason}) during {label}; it may still take effect"
+                )
+            raise Cancelled(f"cancelled ({cancel.reason}) during {label}")
+    if "error" in box:
+        raise box["error"]
+    value: T = box["value"]
+    return value
 
 
 def tls_context(environ: Mapping[str, str]) -> ssl.SSLContext:

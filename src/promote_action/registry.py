@@ -18,6 +18,7 @@ COMMON_INPUTS = frozenset(
         "operation",
         "mode",
         "plan",
+        "plan-key",
         "dry-run",
         "strict",
         "timeout",
@@ -28,6 +29,16 @@ COMMON_INPUTS = frozenset(
     }
 )
 """Read by the runner for every operation: modes, the deadline, GitHub deployments."""
+
+MODE_ONLY_INPUTS: Mapping[str, tuple[str, ...]] = {
+    "plan": ("apply",),
+    "plan-key": ("plan", "apply"),
+}
+"""Inputs read in some modes only: a plan is read by mode apply; its key signs (mode plan) and
+authenticates (mode apply) it."""
+
+NEEDS_WAIT = ("health-check", "rollback-on-failure")
+"""Inputs that act after the wait for the change: meaningless with `wait: false`."""
 
 _HEALTH = frozenset(
     {
@@ -173,4 +184,23 @@ REGISTRY: tuple[OperationSpec, ...] = (
 )
 
 OPERATIONS: dict[str, OperationSpec] = {spec.name: spec for spec in REGISTRY}
+
+
+def unread_input(
+    operation: str, mode: str, given: frozenset[str], *, wait: bool
+) -> tuple[str, str] | None:
+    """The first given input that this operation in this mode would ignore, and why: a setting
+    silently ignored is a setting the user believes in and does not get."""
+    spec = OPERATIONS[operation]
+    for name in sorted(given):
+        if name not in spec.inputs:
+            return name, f"is not read by operation {operation}; remove it"
+        modes = MODE_ONLY_INPUTS.get(name, (mode,))
+        if mode not in modes:
+            return name, f"is only read in mode {' or '.join(modes)} (mode is {mode})"
+        if name in NEEDS_WAIT and not wait and "wait" in spec.inputs:
+            return name, "needs wait: true (with wait: false nothing is checked after the release)"
+    return None
+
+
 OPERATION_NAMES: tuple[str, ...] = tuple(OPERATIONS)

@@ -24,8 +24,10 @@ from promote_action.errors import (
 )
 from promote_action.github_delivery import GitHubDelivery
 from promote_action.inputs import Inputs
+from promote_action.inputs.parsers import printable
+from promote_action.inputs.plan_fields import PLAN_CONTEXT
 from promote_action.operations.base import Operation, Services
-from promote_action.registry import OPERATIONS
+from promote_action.registry import OPERATIONS, unread_input
 from promote_action.report import markdown as md
 from promote_action.report.model import Report, Result, Summary
 from promote_action.status import Status
@@ -51,11 +53,7 @@ def _plan_gate_apply(inputs: Inputs, services: Services, github: GitHubDelivery 
     """Plan with read-only calls; then, by mode: report the plan, or apply it (after checking
     that a plan handed in by an earlier job still matches the world). A GitHub deployment is
     opened just before the first change and closed with the result."""
-    if inputs.operation is None:
-        raise UsageError("operation", f"is required; accepted: {', '.join(OPERATIONS)}")
-    planned = None
-    if inputs.mode == "apply":
-        planned, inputs = _approved_plan(inputs)
+    planned, inputs = _checked_inputs(inputs)
     spec = OPERATIONS[str(inputs.operation)]
     operation: Operation[Any, Any] = spec.load()(inputs, services, **spec.options)
     try:
@@ -66,13 +64,18 @@ def _plan_gate_apply(inputs: Inputs, services: Services, github: GitHubDelivery 
         if inputs.mode == "plan" or inputs.dry_run:
             report = compose(operation.result(plan, None))
             if inputs.mode == "plan":
-                encoded = plans.encode(operation.name, plan)
+                key = plans.signing_key(inputs, operation.name)
+                encoded = plans.encode(operation.name, plan, key)
                 report = replace(report, outputs={**report.outputs, "plan": encoded})
             return _strict(report, inputs, plan.findings)
         if inputs.strict and plan.findings:
             return _strict(compose(operation.result(plan, None)), inputs, plan.findings)
         if planned is not None:
-            drifts = operation.drift(planned, plan)
+            drifts = operation.drift(planned, plan) or plans.differences(
+                planned.model_dump(mode="json"),
+                plan.model_dump(mode="json"),
+                getattr(operation, "drift_exempt", frozenset()),
+            )
             if drifts:
                 return refuse(
                     compose(operation.result(planned, None)),
@@ -95,6 +98,20 @@ def _plan_gate_apply(inputs: Inputs, services: Services, github: GitHubDelivery 
         operation.close()
 
 
+def _checked_inputs(inputs: Inputs) -> tuple[Any, Inputs]:
+    """Usage checks before any request: the operation (named, or the plan's), the approved plan
+    in mode apply, and no given input that this operation and mode would ignore."""
+    planned = None
+    if inputs.mode == "apply":
+        planned, inputs = _approved_plan(inputs)
+    if inputs.operation is None:
+        raise UsageError("operation", f"is required; accepted: {', '.join(OPERATIONS)}")
+    unread = unread_input(str(inputs.operation), inputs.mode, inputs.given(), wait=inputs.wait)
+    if unread is not None:
+        raise UsageError(*unread)
+    return planned, inputs
+
+
 def _approved_plan(inputs: Inputs) -> tuple[Any, Inputs]:
     """The plan from the `plan` input, and the inputs that reproduce its resolution."""
     envelope = plans.decode(inputs.plan)
@@ -105,13 +122,25 @@ def _approved_plan(inputs: Inputs) -> tuple[Any, Inputs]:
     spec = OPERATIONS.get(envelope.operation)
     if spec is None:
         raise UsageError("plan", f"names an unknown operation {envelope.operation!r}")
+    plans.authenticate(envelope, plans.signing_key(inputs, envelope.operation))
     cls = spec.load()
     try:
-        planned = cls.plan_type.model_validate(envelope.plan)
-    except ValidationError:
-        raise UsageError("plan", f"is not a valid {envelope.operation} plan") from None
+        planned = cls.plan_type.model_validate(envelope.plan, context=PLAN_CONTEXT)
+    except ValidationError as exc:
+        raise UsageError(
+            "plan", f"is not a valid {envelope.operation} plan: {_first(exc)}"
+        ) from None
     pinned = {"operation": envelope.operation, **cls.pinned_inputs(planned)}
     return planned, inputs.model_copy(update=pinned)
+
+
+def _first(exc: ValidationError) -> str:
+    """The first problem of an invalid plan, by field path and the rule it breaks (no value)."""
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    ctx = error.get("ctx") or {}
+    reason = str(ctx["error"]) if "error" in ctx else str(error["msg"])
+    return f"{where}: {printable(reason, 200)}"
 
 
 def compose(result: Result) -> Report:

@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from .fixtures import demo_fixture, full_demo_fixture
+from .foreign import ForeignHost
 from .server import Fault, LoggedRequest, Sandbox, TlsConfig
 
-__all__ = ["Fault", "LoggedRequest", "Sandbox", "TlsConfig", "demo_fixture", "full_demo_fixture"]
+__all__ = [
+    "Fault",
+    "ForeignHost",
+    "LoggedRequest",
+    "Sandbox",
+    "TlsConfig",
+    "demo_fixture",
+    "full_demo_fixture",
+]

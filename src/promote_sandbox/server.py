@@ -64,6 +64,9 @@ class Fault:
     drop_response: bool = False
     headers: tuple[tuple[str, str], ...] = ()
     """Added to whatever answer goes out, e.g. a platform ``Warning-Message``."""
+    hang: bool = False
+    """Hold the answer until the sandbox stops (or ``release_hung``): a response that never
+    comes, for clients that must give up on it (cancellation, deadlines)."""
 
     def __post_init__(self) -> None:
         re.compile(self.match)
@@ -185,6 +188,7 @@ class Sandbox:
         self._in_flight: dict[Service, int] = {}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._hung = threading.Event()
         self.heroku = FakeHeroku()
         self.mount(self.heroku)
         self.kintone = FakeKintone()
@@ -226,6 +230,7 @@ class Sandbox:
         server, thread = self._server, self._thread
         if server is None or thread is None:
             return
+        self.release_hung()
         server.shutdown()
         server.server_close()
         server.close_connections()
@@ -283,6 +288,10 @@ class Sandbox:
         with self._lock:
             self._faults.append(_FaultState(fault, re.compile(fault.match)))
 
+    def release_hung(self) -> None:
+        """Let every response held by a ``hang`` fault go (the service's own answer)."""
+        self._hung.set()
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -318,6 +327,8 @@ class Sandbox:
         fault = self._due_fault(f"{method} {path}")
         if fault is not None:
             time.sleep(fault.delay_seconds)
+            if fault.hang:
+                self._hung.wait()
         if fault is not None and fault.status is not None:
             reply = mount.service.error_reply(request, fault.status, fault.error_id, fault.message)
             if fault.retry_after is not None:

@@ -133,6 +133,27 @@ def test_outside_github_the_cli_takes_flags_and_prints_json(heroku: HerokuWorld)
     assert "shop-prod-eu: created release v2" in completed.stderr
 
 
+def test_sigterm_abandons_a_hanging_plan_read(heroku: HerokuWorld):
+    """A response that never comes does not hold a cancelled job (issue 11, point 4): without
+    abandoning it the job would wait out httpx's 30 s read timeout, past `finish`'s bound."""
+    heroku.sandbox.add_fault(Fault(match=r"^GET /apps/[^/]+/releases", hang=True))
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        process = start_action(heroku.inputs(), tmp)
+        deadline = time.monotonic() + 20
+        while not heroku.sandbox.requests_in_flight():
+            assert time.monotonic() < deadline, "the plan never read the releases"
+            time.sleep(0.02)
+        process.send_signal(signal.SIGTERM)
+        run = finish(process, tmp, timeout=10)
+    assert run.exit_code == 130
+    assert run.outputs["status"] == "cancelled"
+    (line,) = run.error_lines()
+    assert "cancelled (SIGTERM) during GET /apps/" in line
+    assert "nothing was changed" in line
+    assert heroku.sandbox.writes() == []
+
+
 def test_the_console_script_flushes_every_output_and_log_before_its_fast_exit(
     heroku: HerokuWorld, tmp_path: Path
 ):

@@ -5,6 +5,10 @@ from __future__ import annotations
 import pytest
 
 from conftest import HerokuWorld
+from kintone_world import (
+    KintoneWorld,
+    kintone_world_fixture,  # noqa: F401 - the `kintone` fixture
+)
 from runner import run_action
 
 NAME_RULE = "is not a Heroku app name"
@@ -131,6 +135,37 @@ CASES = [
     ),
 ]
 
+UNREAD = [
+    # Inputs the chosen operation and mode would silently ignore (issue 11, point 2).
+    ("plan in mode run", {"plan": "{}"}, "input 'plan': is only read in mode apply (mode is run)"),
+    (
+        "plan in mode plan",
+        {"plan": "{}", "mode": "plan"},
+        "input 'plan': is only read in mode apply (mode is plan)",
+    ),
+    ("plan key in mode run", {"plan-key": "k3y"}, "input 'plan-key': is only read in mode plan"),
+    (
+        "health check without waiting",
+        {"wait": "false", "health-check": "true"},
+        "input 'health-check': needs wait: true",
+    ),
+    (
+        "rollback without waiting",
+        {"wait": "false", "rollback-on-failure": "true"},
+        "input 'rollback-on-failure': needs wait: true",
+    ),
+    (
+        "target stage on slug-copy",
+        {"target-stage": "production"},
+        "input 'target-stage': is not read by operation slug-copy",
+    ),
+    (
+        "kintone input on slug-copy",
+        {"kintone-apps": "1"},
+        "input 'kintone-apps': is not read by operation slug-copy",
+    ),
+]
+
 
 @pytest.mark.parametrize(("inputs", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_exits_2_with_one_line_and_no_write(heroku: HerokuWorld, inputs, message):
@@ -143,6 +178,35 @@ def test_bad_input_exits_2_with_one_line_and_no_write(heroku: HerokuWorld, input
     assert "Nothing was changed" in run.summary
     assert heroku.sandbox.writes() == []
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(("inputs", "message"), [c[1:] for c in UNREAD], ids=[c[0] for c in UNREAD])
+def test_input_the_operation_does_not_read_is_refused_before_any_request(
+    heroku: HerokuWorld, inputs, message
+):
+    run = run_action(heroku.inputs(**inputs))
+    assert run.exit_code == 2, run.stdout + run.stderr
+    errors = run.error_lines()
+    assert len(errors) == 1, run.stdout
+    assert message in errors[0], errors[0]
+    assert heroku.sandbox.requests == []
+
+
+def test_rollback_on_kintone_deploy_is_refused(kintone: KintoneWorld):
+    run = run_action(kintone.inputs(rollback_on_failure="true"))
+    assert run.exit_code == 2
+    assert (
+        "input 'rollback-on-failure': is not read by operation kintone-deploy"
+        in run.error_lines()[0]
+    )
+    assert kintone.sandbox.requests == []
+
+
+def test_defaults_and_fallback_variables_are_not_unread_inputs(kintone: KintoneWorld):
+    """The runner passes every input (defaults included); HEROKU_API_KEY in the job's env is a
+    fallback, not an input given to kintone-deploy."""
+    run = run_action(kintone.inputs(), HEROKU_API_KEY="HRKU-unrelated")
+    assert run.exit_code == 0, run.stdout
 
 
 def test_same_app_twice_by_name_and_id_is_refused(heroku: HerokuWorld):

@@ -18,6 +18,7 @@ from connect_world import (
     connect_world_fixture,  # noqa: F401 - the `world` fixture
     objects,
 )
+from promote_action.registry import OPERATIONS
 from promote_sandbox import Fault
 from promote_sandbox.connect import CredentialTrap
 from runner import run_action
@@ -78,12 +79,13 @@ def _example_inputs(world: ConnectWorld, step: dict) -> dict[str, str]:
     short timeout (a broken wait fails here in a minute, not 20)."""
     inputs = {k: str(v) for k, v in step["with"].items()}
     assert inputs["heroku-api-key"] == "${{ secrets.HEROKU_API_KEY }}"
-    return inputs | {
-        "heroku-api-key": world.token,
-        "heroku-api-url": world.sandbox.url,
-        "connect-api-url": f"{world.sandbox.url}/connect",
-        "timeout": "60s",
-    }
+    urls = {"heroku-api-url": world.sandbox.url, "connect-api-url": f"{world.sandbox.url}/connect"}
+    reads = OPERATIONS[inputs["operation"]].inputs  # an input an operation ignores is refused
+    return (
+        inputs
+        | {"heroku-api-key": world.token, "timeout": "60s"}
+        | {name: url for name, url in urls.items() if name in reads}
+    )
 
 
 def test_the_connect_release_example_runs_green_in_order(world: ConnectWorld, tmp_path: Path):

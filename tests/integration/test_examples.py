@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from promote_action.registry import OPERATIONS, unread_input
 from runner import ACTION
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,3 +122,40 @@ def test_the_self_test_workflow_uses_only_declared_inputs_and_outputs():
     read = re.findall(r"steps\.([\w-]+)\.outputs\.([\w-]+)", path.read_text())
     outputs = {output for step_id, output in read if step_id in ids}
     assert outputs <= set(ACTION["outputs"]), sorted(outputs - set(ACTION["outputs"]))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda path: path.name)
+def test_examples_serialise_runs_per_target_environment(path: Path):
+    """Two runs for one target must not meet (issue 11, point 9): a concurrency group, never
+    cancelling a production deploy half way."""
+    workflow = _load(path)
+    groups = [workflow.get("concurrency")] + [
+        job.get("concurrency") for job in workflow["jobs"].values()
+    ]
+    groups = [g for g in groups if g]
+    assert groups, f"{path.name} has no concurrency group"
+
+
+def test_examples_and_self_test_give_only_inputs_their_operation_reads():
+    """Inputs the operation and mode would ignore are usage errors now; no example has one."""
+    paths = [*EXAMPLES, ROOT / ".github" / "workflows" / "self-test.yml"]
+    for path in paths:
+        workflow = _load(path)
+        steps = [
+            step
+            for job in workflow["jobs"].values()
+            for step in job.get("steps", [])
+            if step.get("uses") == "./" or "promote-action" in str(step.get("uses", ""))
+        ]
+        for step in steps:
+            given = step.get("with", {})
+            operation = str(given.get("operation", ""))
+            if operation not in OPERATIONS:
+                continue  # an expression, chosen at run time
+            unread = unread_input(
+                operation,
+                str(given.get("mode", "run")),
+                frozenset(given),
+                wait=str(given.get("wait", "true")) != "false",
+            )
+            assert unread is None, f"{path.name}: {unread}"

@@ -14,6 +14,7 @@ from kintone_promote_world import (
     build_source,
     promote_world_fixture,  # noqa: F401 - the `promote` fixture
 )
+from promote_action import plans
 from promote_sandbox import Fault
 from runner import ACTION, run_action
 
@@ -456,3 +457,17 @@ def test_an_app_changed_by_someone_else_mid_promotion_is_left_to_them(promote: P
     assert portable(sandbox, other, "preview") == before[other]
     for app in promote.targets:
         assert portable(sandbox, app) == before[app], "production unchanged"
+
+
+def test_a_plan_with_an_app_id_that_is_not_a_number_is_refused(promote: PromoteWorld):
+    """Plan fields are validated like the inputs they came from (issue 11, point 1)."""
+    planned = run_action(promote.inputs(mode="plan"))
+    envelope = json.loads(planned.outputs["plan"])
+    envelope["plan"]["targets"][0]["app"] = "7; DROP"
+    parsed = plans.PlanEnvelope.model_validate(envelope)
+    parsed.signature = plans.sign(parsed, plans.derive_key("kintone-password", "s3cret pass"))
+    promote.sandbox.clear_requests()
+    run = run_action(promote.inputs(mode="apply", plan=parsed.model_dump_json()))
+    assert run.exit_code == 2, run.stdout
+    assert "targets.0.app: expected a kintone app id" in run.error_lines()[0]
+    assert promote.sandbox.requests == []

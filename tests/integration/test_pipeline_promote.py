@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import httpx
 import pytest
 
 from heroku_schema import validate_request
@@ -292,6 +293,32 @@ def test_no_secret_leaks(world: PipelineWorld):
     for secret in [world.token, *streams, *(u.rsplit("/", 1)[1] for u in streams)]:
         assert secret not in visible
         assert secret not in world.sandbox.request_log_text()
+
+
+def test_a_target_with_the_same_slug_pending_is_adopted_and_left_out(world: PipelineWorld):
+    """Two runs, one target (issue 11, point 9): shop-prod-eu already has the slug's release in
+    progress; it is followed and reported as adopted, and the promotion covers only the rest."""
+    world.sandbox.heroku.set_release_behaviour("shop-prod-eu", pending_seconds=3)
+    other_run = httpx.post(
+        f"{world.sandbox.url}/apps/shop-prod-eu/releases",
+        json={"slug": world.slug_id, "description": "the other run"},
+        headers={
+            "Authorization": f"Bearer {world.token}",
+            "Accept": "application/vnd.heroku+json; version=3",
+        },
+    )
+    assert other_run.status_code == 201
+    world.sandbox.clear_requests()
+    run = run_action(world.inputs())
+    assert run.exit_code == 0, run.stdout
+    (post,) = world.promotion_posts()
+    assert [t["app"]["id"] for t in post.body["targets"]] == [world.app_id("shop-prod-us")]
+    targets = {t["app"]: t for t in json.loads(run.outputs["result"])["targets"]}
+    assert targets["shop-prod-eu"]["adopted"] is True
+    assert targets["shop-prod-eu"]["release_id"] == other_run.json()["id"]
+    assert targets["shop-prod-us"]["adopted"] is False
+    assert "was followed, not created again" in run.summary
+    assert [r.version for r in world.sandbox.heroku.releases("shop-prod-eu")] == [1, 2]
 
 
 def target_release_reads(world: PipelineWorld) -> list:

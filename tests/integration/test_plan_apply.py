@@ -8,6 +8,11 @@ from pathlib import Path
 import pytest
 
 from conftest import COMMIT, HerokuWorld
+from connect_world import (
+    ConnectWorld,
+    connect_world_fixture,  # noqa: F401 - the `world` fixture
+)
+from promote_action import plans
 from promote_sandbox import Sandbox
 from runner import run_action
 
@@ -15,6 +20,13 @@ from runner import run_action
 def plan_of(run) -> dict:
     assert "\n" not in run.outputs["plan"], "compact, one line"
     return json.loads(run.outputs["plan"])
+
+
+def signed(envelope: dict, source: str, secret: str) -> str:
+    """A plan edited by someone who holds the secret: a valid signature over the edit."""
+    parsed = plans.PlanEnvelope.model_validate(envelope)
+    parsed.signature = plans.sign(parsed, plans.derive_key(source, secret))
+    return parsed.model_dump_json()
 
 
 def heroku_posts(sandbox: Sandbox) -> list:
@@ -119,7 +131,7 @@ def test_strict_turns_findings_into_failures_before_any_write(heroku: HerokuWorl
         ("{not json", "input 'plan': is not a plan written by mode plan"),
         (
             '{"version":1,"operation":"slug-copy","created_at":"x","plan":{"nope":1}}',
-            "input 'plan': is not a valid slug-copy plan",
+            "input 'plan': has no valid signature",
         ),
         (
             '{"version":9,"operation":"slug-copy","created_at":"x","plan":{}}',
@@ -309,8 +321,156 @@ def test_kintone_plan_is_never_applied_to_another_domain(sandbox: Sandbox):
     app = k.add_app(managers=["deployer"], preview_revision=4, live_revision=3).id
     planned = run_action(kintone_inputs(sandbox, [app], mode="plan"))
     forged = json.loads(planned.outputs["plan"])
-    forged["plan"]["base_url"] = "http://attacker.example"
-    refused = run_action(kintone_inputs(sandbox, [], mode="apply", plan=json.dumps(forged)))
+    forged["plan"]["base_url"] = "https://attacker.example"
+    plan = signed(forged, "kintone-password", "s3cret pass")
+    refused = run_action(kintone_inputs(sandbox, [], mode="apply", plan=plan))
     assert refused.exit_code == 1
-    assert "the plan was made for http://attacker.example" in refused.error_lines()[0]
+    assert "the plan was made for https://attacker.example" in refused.error_lines()[0]
     assert sandbox.writes() == []
+
+
+# -- plans edited between the jobs (issue 11, point 1) --------------------------------------------
+
+
+def edited(run, edit) -> dict:
+    envelope = plan_of(run)
+    edit(envelope["plan"])
+    return envelope
+
+
+def test_a_plan_edited_without_the_secret_is_refused_before_any_request(heroku: HerokuWorld):
+    planned = run_action(heroku.inputs(mode="plan"))
+    forged = edited(planned, lambda p: p["source"].update(slug_id=heroku.old_slug_id))
+    heroku.sandbox.clear_requests()
+    run = run_action(heroku.inputs(mode="apply", plan=json.dumps(forged)))
+    assert run.exit_code == 2
+    assert "input 'plan': has no valid signature" in run.error_lines()[0]
+    assert heroku.sandbox.requests == []
+
+
+def test_an_unsigned_plan_is_refused(heroku: HerokuWorld):
+    envelope = plan_of(run_action(heroku.inputs(mode="plan")))
+    del envelope["signature"]
+    run = run_action(heroku.inputs(mode="apply", plan=json.dumps(envelope)))
+    assert run.exit_code == 2
+    assert "has no valid signature" in run.error_lines()[0]
+
+
+def test_plan_key_signs_and_must_match(heroku: HerokuWorld):
+    planned = run_action(heroku.inputs(mode="plan", plan_key="k3y-one"))
+    assert "k3y-one" not in planned.everything.replace("::add-mask::k3y-one", "")
+    other = run_action(heroku.inputs(mode="apply", plan=planned.outputs["plan"], plan_key="k3y-2"))
+    assert other.exit_code == 2
+    assert "has no valid signature" in other.error_lines()[0]
+    without = run_action(heroku.inputs(mode="apply", plan=planned.outputs["plan"]))
+    assert without.exit_code == 2, "the API key alone does not stand in for the plan-key"
+    same = run_action(heroku.inputs(mode="apply", plan=planned.outputs["plan"], plan_key="k3y-one"))
+    assert same.exit_code == 0, same.stdout
+
+
+SIGNED_BAD_FIELDS = [
+    ("slug not a UUID", lambda p: p["source"].update(slug_id="slug-1"), "source.slug_id"),
+    ("app name", lambda p: p["targets"][0]["app"].update(name="Shop Prod"), "targets.0.app.name"),
+    (
+        "description control characters",
+        lambda p: p.update(description="ok\n::set-output name=x::y"),
+        "description: expected a single line",
+    ),
+    ("version zero", lambda p: p["targets"][0].update(current_version=0), "current_version"),
+    ("no targets", lambda p: p.update(targets=[]), "targets"),
+]
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"), [c[1:] for c in SIGNED_BAD_FIELDS], ids=[c[0] for c in SIGNED_BAD_FIELDS]
+)
+def test_plan_fields_are_validated_like_inputs(heroku: HerokuWorld, edit, field):
+    """Even signed by a holder of the key, a malformed plan is a usage error, not a crash."""
+    planned = run_action(heroku.inputs(mode="plan"))
+    plan = signed(edited(planned, edit), "heroku-api-key", heroku.token)
+    heroku.sandbox.clear_requests()
+    run = run_action(heroku.inputs(mode="apply", plan=plan))
+    assert run.exit_code == 2, run.stdout
+    line = run.error_lines()[0]
+    assert "input 'plan': is not a valid slug-copy plan" in line
+    assert field in line
+    assert heroku.sandbox.requests == []
+    assert "Traceback" not in run.stderr
+
+
+SIGNED_DRIFTS = [
+    ("another slug", lambda w, p: p["source"].update(slug_id=w.old_slug_id), "source.slug_id"),
+    (
+        "another target name",
+        lambda w, p: p["targets"][0]["app"].update(name="shop-prod-xx"),
+        "targets[0].app.name",
+    ),
+    ("target marked unchanged", lambda w, p: p["targets"][1].update(change=False), "change"),
+    ("findings removed", lambda w, p: p.update(findings=["all good"]), "findings"),
+]
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"), [c[1:] for c in SIGNED_DRIFTS], ids=[c[0] for c in SIGNED_DRIFTS]
+)
+def test_apply_compares_the_whole_plan_with_a_fresh_one(heroku: HerokuWorld, edit, field):
+    planned = run_action(heroku.inputs(mode="plan"))
+    plan = signed(edited(planned, lambda p: edit(heroku, p)), "heroku-api-key", heroku.token)
+    heroku.sandbox.clear_requests()
+    run = run_action(heroku.inputs(mode="apply", plan=plan))
+    assert run.exit_code == 1, run.stdout
+    assert run.outputs["status"] == "drifted"
+    assert field in run.error_lines()[0]
+    assert heroku.sandbox.writes() == []
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda p: p["apps"][0].update(app="12a"), "apps.0.app: expected a kintone app id"),
+        (lambda p: p.update(apps=[{**p["apps"][0], "app": str(i)} for i in range(1, 302)]), "apps"),
+        (lambda p: p["apps"][0].update(preview_revision=-5), "preview_revision"),
+    ],
+    ids=["app id not a number", "301 apps", "negative revision"],
+)
+def test_kintone_plan_fields_are_validated(sandbox: Sandbox, edit, field):
+    k = sandbox.kintone
+    k.add_user("deployer", "s3cret pass")
+    app = k.add_app(managers=["deployer"], preview_revision=4, live_revision=3).id
+    planned = run_action(kintone_inputs(sandbox, [app], mode="plan"))
+    plan = signed(edited(planned, edit), "kintone-password", "s3cret pass")
+    sandbox.clear_requests()
+    run = run_action(kintone_inputs(sandbox, [], mode="apply", plan=plan))
+    assert run.exit_code == 2, run.stdout
+    assert field in run.error_lines()[0]
+    assert sandbox.requests == []
+
+
+def test_kintone_plan_with_edited_revision_is_drift(sandbox: Sandbox):
+    k = sandbox.kintone
+    k.add_user("deployer", "s3cret pass")
+    app = k.add_app(managers=["deployer"], preview_revision=4, live_revision=3).id
+    planned = run_action(kintone_inputs(sandbox, [app], mode="plan"))
+    plan = signed(
+        edited(planned, lambda p: p["apps"][0].update(live_revision=4, change=False)),
+        "kintone-password",
+        "s3cret pass",
+    )
+    run = run_action(kintone_inputs(sandbox, [], mode="apply", plan=plan))
+    assert run.exit_code == 1, run.stdout
+    assert "refusing to apply the plan" in run.error_lines()[0]
+    assert sandbox.writes() == []
+
+
+def test_connect_plan_applies_unchanged_and_an_edited_one_is_drift(world: ConnectWorld):
+    planned = run_action(world.inputs(mode="plan"))
+    assert planned.exit_code == 0, planned.stdout
+    tampered = signed(
+        edited(planned, lambda p: p.update(prune=["Lead"])), "heroku-api-key", world.token
+    )
+    refused = run_action(world.inputs(mode="apply", plan=tampered))
+    assert refused.exit_code == 1, refused.stdout
+    assert "prune" in refused.error_lines()[0]
+    assert not [r for r in world.sandbox.writes() if r.path.endswith("/actions/import")]
+    applied = run_action(world.inputs(mode="apply", plan=planned.outputs["plan"]))
+    assert applied.exit_code == 0, applied.stdout

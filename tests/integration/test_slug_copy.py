@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 
 from conftest import COMMIT, HerokuWorld
@@ -349,6 +350,32 @@ def test_platform_warnings_become_warning_annotations(heroku: HerokuWorld):
         "::warning title=promote-action::Heroku says: API version 3 is deprecated::soon"
         in run.stdout
     )
+
+
+def test_a_pending_release_of_the_same_slug_is_adopted_not_repeated(heroku: HerokuWorld):
+    """Two runs, one target (issue 11, point 9): the second run finds the first one's release
+    of the same slug still pending, follows it and reports it, and releases nothing itself."""
+    heroku.sandbox.heroku.set_release_behaviour("shop-prod-eu", pending_seconds=3)
+    other_run = httpx.post(
+        f"{heroku.sandbox.url}/apps/shop-prod-eu/releases",
+        json={"slug": heroku.slug_id, "description": "the other run"},
+        headers={
+            "Authorization": f"Bearer {heroku.token}",
+            "Accept": "application/vnd.heroku+json; version=3",
+        },
+    )
+    assert other_run.status_code == 201
+    heroku.sandbox.clear_requests()
+    run = run_action(heroku.inputs(target_apps="shop-prod-eu"))
+    assert run.exit_code == 0, run.stdout
+    assert posts(heroku) == [], "no second release"
+    assert run.outputs["release-id"] == other_run.json()["id"]
+    (target,) = json.loads(run.outputs["result"])["targets"]
+    assert target["adopted"] is True
+    assert target["status"] == "succeeded"
+    assert "already in progress" in run.stdout
+    assert "was followed, not created again" in run.summary
+    assert [r.version for r in heroku.sandbox.heroku.releases("shop-prod-eu")] == [1, 2]
 
 
 def test_targets_are_planned_concurrently(heroku: HerokuWorld):

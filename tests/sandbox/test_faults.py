@@ -113,3 +113,18 @@ def test_control_routes_are_never_faulted(http: httpx.Client, sandbox: Sandbox) 
 def test_fault_rejects_nonsense(bad: dict[str, Any]) -> None:
     with pytest.raises((ValueError, re.error)):
         Fault(**bad)
+
+
+def test_a_hung_response_comes_only_when_released(sandbox: Sandbox, api: httpx.Client) -> None:
+    sandbox.add_fault(Fault(match=r"^GET /account$", hang=True, times=1))
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(api.get, "/account")
+        deadline = time.monotonic() + 3
+        while not sandbox.requests_in_flight():
+            assert time.monotonic() < deadline, "the request never arrived"
+            time.sleep(0.01)
+        assert not pending.done()
+        assert [r.path for r in sandbox.requests_in_flight()] == ["/account"]
+        sandbox.release_hung()
+        assert pending.result(timeout=10).status_code == 200
+    assert api.get("/account").status_code == 200

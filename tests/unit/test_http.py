@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import httpx
@@ -106,9 +107,93 @@ def test_post_that_never_connected_is_repeated():
 
 
 def test_connection_failures_exhausted_raise_transport_error():
-    handler, _ = sequence(*[httpx.ConnectError("refused")] * 4)
-    with pytest.raises(TransportError, match="cannot connect"):
+    handler, _ = sequence(*[httpx.ConnectError("[Errno 111] Connection refused")] * 4)
+    with pytest.raises(
+        TransportError, match=r"cannot reach api\.example\.test: connection refused"
+    ):
         client(handler).get_json("/apps/x")
+
+
+@pytest.mark.parametrize(
+    ("failure", "cause"),
+    [
+        (httpx.ConnectError("[Errno -3] Temporary failure in name resolution"), "DNS lookup"),
+        (httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"), "TLS"),
+        (httpx.ConnectTimeout("timed out"), "connection timed out"),
+        (httpx.ConnectError("[Errno 111] Connection refused"), "connection refused"),
+    ],
+)
+def test_unreachable_host_error_names_host_and_cause(failure, cause):
+    handler, seen = sequence(*[failure] * 4)
+    with pytest.raises(TransportError) as caught:
+        client(handler).get_json("/apps/x")
+    assert f"cannot reach api.example.test: {cause}" in str(caught.value)
+    assert len(seen) == 4
+
+
+def test_a_host_that_does_not_exist_is_not_retried():
+    handler, seen = sequence(httpx.ConnectError("[Errno -2] Name or service not known"))
+    with pytest.raises(TransportError, match="DNS lookup failed \\(no such host\\)"):
+        client(handler).get_json("/apps/x")
+    assert len(seen) == 1
+
+
+def test_unreachable_budget_spans_requests_and_bounds_the_retries():
+    """A host down for longer than the budget is given up on, also by later requests, however
+    many attempts the policy would allow and however far away the deadline is."""
+    policy = RetryPolicy(
+        max_attempts=10_000, base_delay=0.01, max_delay=0.02, unreachable_budget=0.2
+    )
+    handler, seen = sequence(*[httpx.ConnectError("[Errno 111] Connection refused")] * 10_000)
+    http = client(handler, policy=policy, deadline=3600)
+    with pytest.raises(TransportError, match=r"connection refused"):
+        http.get_json("/apps/x")
+    first = len(seen)
+    assert first < 10_000
+    with pytest.raises(TransportError, match="connection refused"):
+        http.get_json("/apps/y")
+    assert len(seen) == first + 1, "the budget is spent: no more retries"
+
+
+def test_a_success_resets_the_unreachable_budget():
+    policy = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02, unreachable_budget=0.0)
+    refused = httpx.ConnectError("[Errno 111] Connection refused")
+    handler, seen = sequence(refused, httpx.Response(200, json={}), refused)
+    http = client(handler, policy=policy)
+    with pytest.raises(TransportError):
+        http.get_json("/apps/x")
+    assert http.get_json("/apps/x") == {}
+    with pytest.raises(TransportError):
+        http.get_json("/apps/x")
+    assert len(seen) == 3
+
+
+@pytest.mark.parametrize(
+    ("method", "message"),
+    [
+        ("GET", r"cancelled \(SIGTERM\) during GET /apps/x$"),
+        ("POST", r"cancelled \(SIGTERM\) during POST /apps/x; it may still take effect$"),
+    ],
+)
+def test_cancel_abandons_a_request_in_flight(method, message):
+    """httpx has no cancel: the request runs in a thread the cancel token does not wait for.
+    The cancel comes when the request has arrived (an event), not after a sleep."""
+    cancel = CancelToken()
+    arrived, release = threading.Event(), threading.Event()
+
+    def hang(request: httpx.Request) -> httpx.Response:
+        arrived.set()
+        release.wait(30)
+        return httpx.Response(200, json={})
+
+    canceller = threading.Thread(target=lambda: arrived.wait(10) and cancel.cancel("SIGTERM"))
+    canceller.start()
+    try:
+        with pytest.raises(Cancelled, match=message):
+            client(hang, cancel=cancel).request(method, "/apps/x")
+    finally:
+        release.set()
+        canceller.join()
 
 
 def test_retry_after_is_honoured():

@@ -105,3 +105,45 @@ def test_markdown_text_escapes_block_markers_only_at_the_start():
     assert md.text("1. item") == "1\\. item"
     assert md.text("# heading") == "\\# heading"
     assert md.text("+ field Phone; - field X") == "\\+ field Phone; - field X"
+
+
+LEGACY = re.compile(r"##\[")
+
+
+def test_log_lines_cannot_carry_a_command_in_either_form(tmp_path):
+    """The runner honours `::cmd::` at a line's start and the legacy `##[cmd]` anywhere."""
+    reporter, out = github_reporter(tmp_path)
+    install_logging(reporter, debug=True)
+    logger = logging.getLogger("promote_action.test")
+    payload = "x ##[set-env name=A]b ###[add-mask]c"
+    logger.info("::add-mask::z %s", payload)
+    logger.info("  ::set-output name=x::y")
+    logger.warning("retrying: %s", payload)
+    logger.error("%s", payload)
+    logger.debug("%s", payload)
+    reporter.untrusted_lines(["release says ##[error]boom"])
+    reporter.command("group", "app ##[endgroup]")
+    lines = out.getvalue().splitlines()
+    assert not [line for line in lines if LEGACY.search(line)], lines
+    token = next(line for line in lines if line.startswith("::stop-commands::")).split("::")[2]
+    ours = ("warning title=", "error title=", "debug::", "stop-commands::", f"{token}::", "group::")
+    commands = [line.strip()[2:] for line in lines if line.strip().startswith("::")]
+    assert len(commands) == 6, lines
+    assert all(command.startswith(ours) for command in commands), commands
+    assert "\u2060::add-mask::z x #\u2060#[set-env name=A]b" in lines[0]
+
+
+def test_remote_text_loses_control_characters_and_is_capped(tmp_path):
+    reporter, out = github_reporter(tmp_path)
+    install_logging(reporter, debug=False)
+    logging.getLogger("promote_action.test").error("boom\x1b[31m\x07 " + "e" * 300_000)
+    (line,) = out.getvalue().splitlines()
+    assert "\x1b" not in line
+    assert "\x07" not in line
+    assert len(line.encode()) < 2200
+    assert line.endswith("(truncated)")
+    assert md.text("a\x1b]8;;evil\x07b") == "a\\]8;;evilb"
+    assert "\x1b" not in md.code_block("ok\x1b[2Jline\nnext\tcol")
+    assert "next\tcol" in md.code_block("next\tcol")
+    reporter.set_outputs({"error": "bad\x1b[0m\x9bthing"})
+    assert parse_github_output((tmp_path / "out").read_text()) == {"error": "bad[0mthing"}

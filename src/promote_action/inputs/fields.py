@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BeforeValidator, Field, SecretStr
+from pydantic import AliasChoices, BeforeValidator, Field, PrivateAttr, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from promote_action.errors import UsageError
@@ -29,6 +29,7 @@ SECRET_INPUTS = (
     "kintone-source-api-token",
     "kintone-source-password",
     "github-token",
+    "plan-key",
 )
 """Masked before anything is printed, and never echoed in an error message. Not the kintone
 usernames: a login name is no secret, and a mask hides every later occurrence in the job."""
@@ -133,6 +134,12 @@ class Inputs(BaseSettings):
         "mode", "run", "run (plan and apply), plan (output the plan only) or apply (a plan)."
     )
     plan: str | None = input_field("plan", None, "mode apply: the plan output of a mode plan run.")
+    plan_key: SecretStr | None = input_field(
+        "plan-key",
+        None,
+        "Secret that signs plans (mode plan) and authenticates them (mode apply); default: "
+        "derived from the platform credential.",
+    )
     strict: Annotated[bool, BeforeValidator(v.boolean)] = input_field(
         "strict", False, "Pre-flight findings fail the step."
     )
@@ -302,6 +309,19 @@ class Inputs(BaseSettings):
         None,
         "Heroku: release in waves: cumulative sizes (1, 25%, 100%) or app lists (a; b, c).",
     )
+
+    _given: frozenset[str] = PrivateAttr(default=frozenset())
+    """Inputs the workflow (or a flag) gave by their own name, not through a fallback variable
+    such as HEROKU_API_KEY: only those can be inputs the operation does not read."""
+
+    def given(self) -> frozenset[str]:
+        """Names of the inputs given and different from their default (the runner passes every
+        declared input, set to its default or empty)."""
+        return frozenset(
+            input_name(name)
+            for name in self._given
+            if getattr(self, name) != type(self).model_fields[name].default
+        )
 
     def require(self, *names: str) -> None:
         """Operations call this for the inputs they cannot do without."""

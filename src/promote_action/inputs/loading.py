@@ -11,7 +11,13 @@ from typing import Any
 from pydantic import AliasChoices, ValidationError
 
 from promote_action.errors import UsageError
-from promote_action.inputs.fields import OUTSIDE_ACTIONS_ONLY, SECRET_INPUTS, Inputs, input_name
+from promote_action.inputs.fields import (
+    OUTSIDE_ACTIONS_ONLY,
+    SECRET_INPUTS,
+    Inputs,
+    env_names,
+    input_name,
+)
 
 
 def variables_of(field: str) -> list[str]:
@@ -30,19 +36,25 @@ def load_inputs(overrides: Mapping[str, str], environ: Mapping[str, str]) -> Inp
     if upper.get("GITHUB_ACTIONS") == "true":
         upper = {key: value for key, value in upper.items() if key not in OUTSIDE_ACTIONS_ONLY}
     values: dict[str, Any] = {}
+    given = set()
     for field in Inputs.model_fields:
         if overrides.get(field, "") != "":
             values[field] = overrides[field]
+            given.add(field)
             continue
         found = next((upper[v.upper()] for v in variables_of(field) if v.upper() in upper), None)
         if found is not None:
             values[field] = found
+            if any(name.upper() in upper for name in env_names(input_name(field))):
+                given.add(field)
     try:
-        return Inputs(**values)
+        inputs = Inputs(**values)
     except ValidationError as exc:
         error = exc.errors()[0]
         name = input_name(str(error["loc"][0]) if error["loc"] else "input")
         raise UsageError(name, _reason(error, name)) from None
+    inputs._given = frozenset(given)
+    return inputs
 
 
 def _reason(error: Any, name: str) -> str:

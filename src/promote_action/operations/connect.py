@@ -200,6 +200,10 @@ class ConnectOperation(ABC):
 
     name = "connect"
     plan_type = ConnectPlan
+    drift_exempt = frozenset({"state", "mappings", "findings", "exported_at"})
+    """Live states that move on their own (IDLE/POLLING, mapping sync states) and the export's
+    own timestamp: each operation's drift check judges the states that matter to it; the rest
+    of the plan must match."""
 
     @staticmethod
     def pinned_inputs(plan: ConnectPlan) -> dict[str, Any]:

@@ -16,12 +16,13 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, Field
 
 from promote_action.errors import (
     Cancelled,
+    CancelledWrite,
     PromoteError,
     RemoteError,
     UsageError,
@@ -29,6 +30,8 @@ from promote_action.errors import (
     WaitTimeout,
 )
 from promote_action.inputs import AppPin, Inputs
+from promote_action.inputs.plan_fields import HttpUrl, KintoneAppId, RemoteText, Revision, from_plan
+from promote_action.inputs.validators import MAX_KINTONE_APPS, kintone_url
 from promote_action.kintone.auth import MAX_TOKENS
 from promote_action.kintone.client import KintoneClient
 from promote_action.kintone.diff import SETTING_KINDS, describe_difference
@@ -62,24 +65,34 @@ USAGE_CODES = {"GAIA_AP01": "kintone-apps", "GAIA_IL23": "kintone-guest-space-id
 
 
 class KintoneAppPlan(BaseModel):
-    app: str
-    name: str
-    preview_revision: int
+    app: KintoneAppId
+    name: RemoteText
+    preview_revision: Revision
     """What will be deployed (the pin sent with the deploy)."""
-    live_revision: int
+    live_revision: Revision
     change: bool
-    url: str
-    differences: list[str] = []
+    url: HttpUrl
+    differences: list[RemoteText] = []
     """Mode plan: what differs between preview and production, per kind of setting."""
 
 
+def _each_app_once(apps: list[KintoneAppPlan]) -> list[KintoneAppPlan]:
+    if len({a.app for a in apps}) != len(apps):
+        raise ValueError("each app may be listed once")
+    return apps
+
+
 class KintonePlan(BaseModel):
-    base_url: str
-    guest_space_id: int | None
+    base_url: Annotated[str, from_plan(kintone_url)]
+    guest_space_id: Annotated[int, Field(ge=1)] | None
     revert: bool
-    auth_method: str
-    apps: list[KintoneAppPlan]
-    findings: list[str] = []
+    auth_method: RemoteText
+    apps: Annotated[
+        list[KintoneAppPlan],
+        Field(min_length=1, max_length=MAX_KINTONE_APPS),
+        AfterValidator(_each_app_once),
+    ]
+    findings: list[RemoteText] = []
 
 
 @dataclass
@@ -232,12 +245,12 @@ class KintoneDeploy:
                 outcome.status = Status.CREATED
                 return outcome
             self._wait(plan, changing, outcome)
-        except Cancelled:
+        except Cancelled as exc:
             outcome.status = Status.CANCELLED
             outcome.error = (
                 f"cancelled after the {_action(plan)} of {len(changing)} app(s) was sent: "
                 "kintone completes it on its own"
-                if outcome.requested
+                if outcome.requested or isinstance(exc, CancelledWrite)
                 else f"cancelled before the {_action(plan)} was sent: nothing was changed"
             )
         except WaitTimeout as exc:

@@ -23,12 +23,20 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from promote_action.errors import Cancelled, PromoteError, RemoteError, UsageError
 from promote_action.inputs import AppPin, Inputs
+from promote_action.inputs.plan_fields import (
+    HttpUrl,
+    KintoneAppId,
+    RemoteText,
+    Revision,
+    from_plan,
+)
+from promote_action.inputs.validators import MAX_KINTONE_APPS, kintone_url
 from promote_action.kintone.client import KintoneClient
 from promote_action.kintone.snapshot import (
     PERMISSIONS,
@@ -79,9 +87,9 @@ def _remote_usage(app: str, exc: RemoteError, name: str = "kintone-apps") -> Usa
 
 
 class ExportPlan(BaseModel):
-    base_url: str
-    app: str
-    name: str
+    base_url: Annotated[str, from_plan(kintone_url)]
+    app: KintoneAppId
+    name: RemoteText
     path: str
     digest: str
     permissions: bool
@@ -208,10 +216,10 @@ class KintoneExport:
 
 
 class PromoteTarget(BaseModel):
-    app: str
-    name: str
-    url: str
-    revision: int
+    app: KintoneAppId
+    name: RemoteText
+    url: HttpUrl
+    revision: Revision
     """Preview and production revision at plan time (they must be equal: nothing pending)."""
     changes: Changes
     refusals: list[str] = []
@@ -222,15 +230,15 @@ class PromoteTarget(BaseModel):
 
 
 class PromotePlan(BaseModel):
-    base_url: str
-    guest_space_id: int | None
-    auth_method: str
+    base_url: Annotated[str, from_plan(kintone_url)]
+    guest_space_id: Annotated[int, Field(ge=1)] | None
+    auth_method: RemoteText
     source: str
     """`app N on URL` or `snapshot PATH`, for people."""
     source_digest: str
     permissions: bool
     allow_field_deletion: bool
-    targets: list[PromoteTarget]
+    targets: Annotated[list[PromoteTarget], Field(min_length=1, max_length=MAX_KINTONE_APPS)]
     findings: list[str] = []
 
     @property

@@ -9,22 +9,26 @@ from __future__ import annotations
 
 import re
 
+from promote_action.errors import remote_text
+
 _ESCAPED = re.compile(r"([\\`*_\[\]()|~@])")
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _LINE_START = re.compile(r"^(\d*)([#+\-.])")
+_INLINE_LIMIT = 20_000
+"""Longer than any remote message (those are capped at 2 kB); a guard, not a format."""
 
 
 def text(value: object) -> str:
     """Inline text: one line, Markdown punctuation and HTML neutralised. `@` is escaped so
     nobody is pinged; `#`, `+`, `-` and `1.` only matter where a line starts."""
-    flat = " ".join(str(value).split())
+    flat = " ".join(remote_text(value, limit=_INLINE_LIMIT).split())
     flat = "".join(_ENTITIES.get(ch, ch) for ch in flat)
     return _LINE_START.sub(r"\1\\\2", _ESCAPED.sub(r"\\\1", flat))
 
 
 def code(value: object) -> str:
     """Inline code span that survives backticks inside the value."""
-    flat = " ".join(str(value).split()).replace("|", "\\|")
+    flat = " ".join(remote_text(value, limit=_INLINE_LIMIT).split()).replace("|", "\\|")
     longest = max((len(run) for run in re.findall(r"`+", flat)), default=0)
     fence = "`" * (longest + 1)
     return f"{fence} {flat} {fence}"
@@ -32,6 +36,7 @@ def code(value: object) -> str:
 
 def code_block(value: str, limit: int = 20_000) -> str:
     """Raw remote output in a fence longer than any backtick run inside it."""
+    value = remote_text(value, limit=1_000_000)
     if len(value) > limit:
         value = value[:limit] + "\n... (truncated)"
     longest = max((len(run) for run in re.findall(r"`+", value)), default=0)

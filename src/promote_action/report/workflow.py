@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import uuid
@@ -22,10 +23,29 @@ from typing import TextIO
 from actions_toolkit.command import escape_data
 from actions_toolkit.file_command import prepare_key_value_message
 
+from promote_action.errors import REMOTE_TEXT_LIMIT, remote_text
 from promote_action.report.plaintext import plain_text
 
 SUMMARY_LIMIT = 1_000_000
 """GitHub refuses step summaries over 1 MiB; stay under it with room for a truncation note."""
+
+RELEASE_LINE_LIMIT = 4 * REMOTE_TEXT_LIMIT
+"""A release-phase log line is output the user wants whole, up to a point."""
+
+_LEGACY_COMMAND = re.compile(r"#(?=#\[)")
+_WORD_JOINER = "\u2060"
+"""Invisible, not whitespace (the runner trims whitespace before looking for `::`)."""
+
+
+def neutralise(line: str) -> str:
+    """One log line that no part of can act as a workflow command: the runner honours `::cmd::`
+    at the start of a line and the legacy `##[cmd]` anywhere in it. Control characters go, and
+    one line carries at most one capped remote message."""
+    line = remote_text(line, limit=REMOTE_TEXT_LIMIT)
+    line = _LEGACY_COMMAND.sub("#" + _WORD_JOINER, line)
+    if line.lstrip().startswith("::"):
+        line = _WORD_JOINER + line
+    return line
 
 
 class Reporter:
@@ -69,7 +89,7 @@ class Reporter:
     def command(self, name: str, message: str = "", properties: str = "") -> None:
         if self.github:
             props = f" {properties}" if properties else ""
-            self.write_line(f"::{name}{props}::{escape_data(message)}")
+            self.write_line(f"::{name}{props}::{_break_legacy(escape_data(message))}")
 
     # -- secrets ----------------------------------------------------------------------------------
 
@@ -120,7 +140,8 @@ class Reporter:
             token = uuid.uuid4().hex
             self.write_line(f"::stop-commands::{token}")
             for line in lines:
-                self.write_line(line)
+                # stop-commands covers `::`; the legacy `##[` form is broken up besides.
+                self.write_line(_break_legacy(remote_text(line, limit=RELEASE_LINE_LIMIT)))
             self.write_line(f"::{token}::")
 
     # -- results --------------------------------------------------------------------------------
@@ -128,6 +149,7 @@ class Reporter:
     def set_outputs(self, outputs: Mapping[str, str]) -> None:
         """Append outputs in the runner's heredoc form with a fresh random delimiter, so no
         value can close it early or smuggle in another output."""
+        outputs = {name: remote_text(value, limit=len(value)) for name, value in outputs.items()}
         self.outputs.update(outputs)
         if not self.output_file:
             return
@@ -246,6 +268,10 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _break_legacy(text: str) -> str:
+    return _LEGACY_COMMAND.sub("#" + _WORD_JOINER, text)
+
+
 class WorkflowLogFormatter(logging.Formatter):
     """Warnings and errors become annotations in Actions; every record stays on one line."""
 
@@ -254,7 +280,7 @@ class WorkflowLogFormatter(logging.Formatter):
         self.github = github
 
     def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
+        message = neutralise(record.getMessage())
         if not self.github:
             prefix = "" if record.levelno == logging.INFO else f"{record.levelname.lower()}: "
             return prefix + one_line(message)
@@ -264,7 +290,7 @@ class WorkflowLogFormatter(logging.Formatter):
             return f"::warning title=promote-action::{escape_data(message)}"
         if record.levelno <= logging.DEBUG:
             return f"::debug::{escape_data(message)}"
-        return one_line(message)
+        return neutralise(one_line(message))
 
 
 class ReporterHandler(logging.Handler):

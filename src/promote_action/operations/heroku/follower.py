@@ -18,6 +18,7 @@ import httpx
 
 from promote_action.errors import (
     Cancelled,
+    CancelledWrite,
     PromoteError,
     RemoteError,
     VerificationError,
@@ -67,17 +68,25 @@ class ReleaseFollower:
     def finish(self, outcome: TargetOutcome) -> None:
         """After `settle`: health check a live target, roll back a failed one."""
         self.check_health(outcome)
-        if outcome.status == Status.FAILED and self.inputs.rollback_on_failure and outcome.release:
+        failed = outcome.status == Status.FAILED or outcome.health == "timed out"
+        if failed and self.inputs.rollback_on_failure and outcome.release:
             outcome.rollback = self.roll_back(outcome)
 
     def check_health(self, outcome: TargetOutcome) -> None:
         """Health check a live target when asked for; a failed check fails the target (waves
         roll back themselves, so this never rolls back)."""
         if outcome.status == Status.SUCCEEDED and self.inputs.health_check:
+            # Not green until proven healthy: a worker abandoned at the deadline or on a cancel
+            # during the check must not leave the target reported as succeeded.
+            outcome.status = Status.PENDING
             try:
                 outcome.health = self._health(outcome)
+                outcome.status = Status.SUCCEEDED
             except HealthCheckFailed as exc:
                 outcome.status, outcome.error, outcome.health = Status.FAILED, str(exc), "failed"
+            except WaitTimeout as exc:
+                outcome.status, outcome.error = Status.TIMED_OUT, str(exc)
+                outcome.health = "timed out"
 
     def _health(self, outcome: TargetOutcome) -> str:
         app = outcome.plan.app
@@ -345,8 +354,10 @@ def run_per_target(
         outcome.started = time.monotonic()
         try:
             work(outcome)
-        except Cancelled:
+        except Cancelled as exc:
             outcome.status = Status.CANCELLED
+            if isinstance(exc, CancelledWrite):
+                outcome.error = str(exc)
         except WaitTimeout as exc:
             outcome.status = Status.TIMED_OUT
             outcome.error = str(exc)

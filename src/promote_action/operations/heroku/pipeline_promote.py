@@ -17,9 +17,9 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from promote_action.context import RunContext
 from promote_action.errors import (
@@ -33,6 +33,8 @@ from promote_action.heroku.client import HerokuClient
 from promote_action.heroku.models import App, Coupling, Release
 from promote_action.inputs import Inputs
 from promote_action.inputs.parsers import UUID
+from promote_action.inputs.plan_fields import Count, Findings, Id, RemoteText, Stage, Version
+from promote_action.inputs.validators import MAX_TARGETS
 from promote_action.operations.base import Services, read_all, write_once
 from promote_action.operations.heroku.follower import (
     LatestReleases,
@@ -49,6 +51,7 @@ from promote_action.operations.heroku.planning import (
     target_plan,
 )
 from promote_action.operations.heroku.results import (
+    adopted_notes,
     compare_links,
     environment_url,
     failure_line,
@@ -82,7 +85,7 @@ from promote_action.report.common import (
     version,
 )
 from promote_action.report.model import Result, Summary
-from promote_action.status import Status
+from promote_action.status import SETTLED_OK, Status
 from promote_action.waiting import PollSchedule, wait_for
 
 log = logging.getLogger("promote_action.pipeline_promote")
@@ -102,24 +105,24 @@ latest releases this recent answers them all."""
 
 
 class PipelineRef(BaseModel):
-    id: str
-    name: str | None
+    id: Id
+    name: RemoteText | None
 
 
 class PromotionSource(BaseModel):
     app: AppRef
-    stage: str
-    release_id: str
-    version: int
-    slug_id: str
-    commit: str | None
-    commit_description: str | None
+    stage: Stage
+    release_id: Id
+    version: Version
+    slug_id: Id
+    commit: RemoteText | None
+    commit_description: RemoteText | None
 
 
 class StageApp(BaseModel):
-    stage: str
+    stage: Stage
     app: AppRef
-    version: int | None
+    version: Version | None
 
 
 class PromotionPlan(BaseModel):
@@ -127,10 +130,10 @@ class PromotionPlan(BaseModel):
 
     pipeline: PipelineRef
     source: PromotionSource
-    targets: list[TargetPlan]
-    stages: list[StageApp]
-    review_apps: int
-    findings: list[str]
+    targets: Annotated[list[TargetPlan], Field(max_length=MAX_TARGETS)]
+    stages: Annotated[list[StageApp], Field(max_length=1000)]
+    review_apps: Count
+    findings: Findings
     source_pinned: bool
     """The user pinned the source release: a newer one is then not a drift."""
     waves: list[Wave] = []
@@ -148,6 +151,8 @@ class PromotionOutcome:
 class PipelinePromote:
     name = "pipeline-promote"
     plan_type = PromotionPlan
+    drift_exempt = frozenset({"source_pinned"})
+    """Plan fields that differ on re-planning by design: mode apply pins the source release."""
 
     def __init__(self, inputs: Inputs, services: Services) -> None:
         inputs.require("heroku-api-key", "source-app")
@@ -381,8 +386,24 @@ class PipelinePromote:
             for outcome in outcomes:
                 outcome.status = Status.UNCHANGED
             return None
+        adopted = {
+            o.plan.app.id: release_id
+            for o in changing
+            if (release_id := o.plan.pending_release_of(plan.source.slug_id))
+        }
+        for outcome in changing:
+            if outcome.plan.app.id in adopted:
+                outcome.adopted = True
+                log.warning(
+                    "%s: a release of this slug is already in progress (another run?): "
+                    "following it instead of promoting to it again",
+                    outcome.plan.app.name,
+                )
+        to_promote = [o.plan.app.id for o in changing if o.plan.app.id not in adopted]
         try:
-            tracker = self._start(plan, [o.plan.app.id for o in changing])
+            tracker: TargetTracker = KnownReleases(adopted)
+            if to_promote:
+                tracker = WithAdopted(self._start(plan, to_promote), adopted)
         except PromoteError as exc:
             status = Status.CANCELLED if isinstance(exc, Cancelled) else Status.FAILED
             for outcome in changing:
@@ -413,6 +434,24 @@ class PipelinePromote:
 
         run_per_target(self.services, outcomes, follow_target)
         return tracker.promotion_id
+
+    @staticmethod
+    def started_note(outcome: PromotionOutcome | None) -> str | None:
+        """A promotion goes on without us: stopped before some of its releases appeared, the
+        report must say it was started, for which targets, and that releases may follow."""
+        if outcome is None or outcome.promotion_id is None:
+            return None
+        unseen = [
+            o.plan.app.name
+            for o in outcome.targets
+            if o.plan.change and o.release is None and o.status not in SETTLED_OK
+        ]
+        if not unseen:
+            return None
+        return (
+            f"Promotion {outcome.promotion_id} was started for {', '.join(unseen)}: "
+            "its releases may still appear there"
+        )
 
     def _start(self, plan: PromotionPlan, target_ids: list[str]) -> TargetTracker:
         """Create the promotion once and never send it again: two promotions would deploy
@@ -505,15 +544,20 @@ class PipelinePromote:
         }
         requests = self.heroku.http.requests_sent
         summary = render(plan, targets, status, requests, self.services.run)
-        failure = failure_line(targets) if targets else None
+        note = self.started_note(outcome)
+        failure = failure_line(targets, note) if targets else None
         if waves and targets:
             failure = waves.failure(targets)
+            failure = f"{failure}. {note}" if failure and note else failure or note
+        summary = summary.add(
+            *waves_section(plan.waves, plan.targets, waves, self.inputs.health_check)
+        )
+        if note:
+            summary = summary.add(f"**⚠️ {md.text(note)}**")
         return Result(
             status=status,
             outputs=outputs,
-            summary=summary.add(
-                *waves_section(plan.waves, plan.targets, waves, self.inputs.health_check)
-            ),
+            summary=summary,
             failure=failure,
             environment_url=environment_url(plan.targets, targets),
         )
@@ -679,6 +723,27 @@ def _has_release_or_ended(state: TargetState) -> bool:
     return state.release_id is not None or state.status != "pending"
 
 
+class WithAdopted:
+    """The promotion's targets, plus targets whose release another run had already started:
+    those are followed directly and were left out of the promotion."""
+
+    def __init__(self, promotion: TargetTracker, adopted: dict[str, str]) -> None:
+        self._promotion = promotion
+        self._adopted = KnownReleases(adopted)
+        self.promotion_id = promotion.promotion_id
+        self.latest = promotion.latest
+        """The pipeline's latest releases cover the adopted targets too: same pipeline."""
+
+    def _for(self, app_id: str) -> TargetTracker:
+        return self._adopted if app_id in self._adopted.releases else self._promotion
+
+    def wait_for_release(self, app_id: str, services: Services) -> TargetState:
+        return self._for(app_id).wait_for_release(app_id, services)
+
+    def wait_for_end(self, app_id: str, services: Services) -> TargetState:
+        return self._for(app_id).wait_for_end(app_id, services)
+
+
 class KnownReleases:
     """Stands in for the promotion when its creation response was lost but its releases were
     found on the targets: those releases are followed directly."""
@@ -687,11 +752,11 @@ class KnownReleases:
     latest: LatestReleases | None = None
 
     def __init__(self, releases: dict[str, str]) -> None:
-        self._releases = releases
+        self.releases = releases
 
     def wait_for_release(self, app_id: str, services: Services) -> TargetState:
-        if app_id in self._releases:
-            return TargetState(release_id=self._releases[app_id], status="succeeded")
+        if app_id in self.releases:
+            return TargetState(release_id=self.releases[app_id], status="succeeded")
         return TargetState(
             status="failed",
             error_message="no release of the promoted slug appeared on this app",
@@ -733,6 +798,7 @@ def render(
         + commit(source.commit, source.commit_description),
         *([DRY_RUN] if outcomes is None else []),
         targets_table(plan.targets, outcomes, f"would get {version(source.version)}"),
+        *adopted_notes(outcomes),
         *findings(plan.findings),
         *compare_links(source.commit, plan.targets, run),
         *failures(outcomes),

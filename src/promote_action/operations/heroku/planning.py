@@ -82,6 +82,8 @@ def target_plan(heroku: HerokuClient, app: App, *, deploys_slug: str | None) -> 
         current_commit=commit,
         stack=app.stack.name if app.stack else None,
         pending_version=pending.version if pending else None,
+        pending_release_id=pending.id if pending else None,
+        pending_slug_id=pending.slug_id if pending else None,
         newest_version=max((r.version for r in recent), default=None),
         change=not (current and deploys_slug and current.slug_id == deploys_slug),
     )

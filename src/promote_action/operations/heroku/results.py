@@ -29,8 +29,9 @@ def overall_status(outcomes: list[TargetOutcome]) -> Status:
     return Status.SUCCEEDED
 
 
-def failure_line(outcomes: list[TargetOutcome]) -> str | None:
-    """One line: what failed, and what was changed anyway (nothing partial left silently)."""
+def failure_line(outcomes: list[TargetOutcome], started: str | None = None) -> str | None:
+    """One line: what failed, and what was changed anyway (nothing partial left silently).
+    `started` names a change under way whose releases are not known yet (a promotion)."""
     bad = [o for o in outcomes if o.status not in SETTLED_OK]
     if not bad:
         return None
@@ -42,7 +43,10 @@ def failure_line(outcomes: list[TargetOutcome]) -> str | None:
         + (f" (rollback: {o.rollback})" if o.rollback else "")
         for o in bad
     )
-    return f"{reasons}. Releases created: {', '.join(changed) or 'none'}"
+    created = f"Releases created: {', '.join(changed) or 'none'}"
+    if started:
+        created = f"{created}. {started}" if changed else started
+    return f"{reasons}. {created}"
 
 
 def target_results(
@@ -73,6 +77,7 @@ def target_results(
                     if outcome and outcome.rollback_release
                     else None
                 ),
+                "adopted": outcome.adopted if outcome else False,
             }
         )
     return results
@@ -150,3 +155,13 @@ def failures(outcomes: list[TargetOutcome] | None) -> list[str]:
                 tail = md.code_block("\n".join(outcome.output_tail))
                 blocks.append(md.details("Release-phase output (last lines)", tail))
     return blocks
+
+
+def adopted_notes(outcomes: list[TargetOutcome] | None) -> list[str]:
+    """Releases this run followed but did not create: the report must not claim them."""
+    return [
+        f"🔁 {heroku_app_link(o.plan.app.name)}: release v{o.release.version} of this slug was "
+        "already in progress (another run?); it was followed, not created again."
+        for o in outcomes or []
+        if o.adopted and o.release
+    ]

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import logging
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from promote_action.context import RunContext
 from promote_action.errors import RemoteError, UsageError
 from promote_action.heroku.models import App, Release
 from promote_action.inputs import Inputs
+from promote_action.inputs.plan_fields import Description, Findings, Id, RemoteText, Stack, Version
+from promote_action.inputs.validators import MAX_TARGETS
 from promote_action.operations.base import Services, read_all, write_once
 from promote_action.operations.heroku.follower import ReleaseFollower, run_per_target
 from promote_action.operations.heroku.planning import (
@@ -30,6 +32,7 @@ from promote_action.operations.heroku.planning import (
     target_plan,
 )
 from promote_action.operations.heroku.results import (
+    adopted_notes,
     compare_links,
     environment_url,
     failure_line,
@@ -70,21 +73,21 @@ log = logging.getLogger("promote_action.slug_copy")
 
 class SourcePlan(BaseModel):
     app: AppRef
-    release_id: str | None
-    version: int | None
-    slug_id: str
-    commit: str | None
-    commit_description: str | None
-    stack: str | None
+    release_id: Id | None
+    version: Version | None
+    slug_id: Id
+    commit: RemoteText | None
+    commit_description: RemoteText | None
+    stack: Stack | None
 
 
 class SlugCopyPlan(BaseModel):
     """Everything the run will do, resolved before any write; dry run and summary use it."""
 
     source: SourcePlan
-    targets: list[TargetPlan]
-    description: str
-    findings: list[str]
+    targets: Annotated[list[TargetPlan], Field(min_length=1, max_length=MAX_TARGETS)]
+    description: Description
+    findings: Findings
     source_pinned: bool
     """The user pinned the release or slug: a newer source release is then not a drift."""
     waves: list[Wave] = []
@@ -94,6 +97,8 @@ class SlugCopyPlan(BaseModel):
 class SlugCopy:
     name = "slug-copy"
     plan_type = SlugCopyPlan
+    drift_exempt = frozenset({"source_pinned"})
+    """Plan fields that differ on re-planning by design: mode apply pins the source release."""
 
     def __init__(self, inputs: Inputs, services: Services) -> None:
         inputs.require("heroku-api-key", "source-app", "target-apps")
@@ -230,8 +235,18 @@ class SlugCopy:
         follower = ReleaseFollower(self.heroku, self.services, self.inputs)
 
         def release_target(when_live: WhenLive, outcome: TargetOutcome) -> None:
-            release = self._create(plan, outcome.plan)
-            log.info("%s: created release v%s", outcome.plan.app.name, release.version)
+            release = self._adoptable(plan, outcome.plan)
+            if release is not None:
+                outcome.adopted = True
+                log.warning(
+                    "%s: release v%s of this slug is already in progress (another run?): "
+                    "following it instead of creating a second release",
+                    outcome.plan.app.name,
+                    release.version,
+                )
+            else:
+                release = self._create(plan, outcome.plan)
+                log.info("%s: created release v%s", outcome.plan.app.name, release.version)
             if self.inputs.wait:
                 follower.settle(outcome, release, plan.source.slug_id)
                 when_live(outcome)
@@ -247,6 +262,13 @@ class SlugCopy:
         else:
             release_wave(outcomes, follower.finish)
         return outcomes
+
+    def _adoptable(self, plan: SlugCopyPlan, target: TargetPlan) -> Release | None:
+        """Another run's pending release of our slug, newer than what the target runs: two
+        runs of one change must not release it twice (the second would restart the dynos
+        and run the release phase again)."""
+        pending = target.pending_release_of(plan.source.slug_id)
+        return None if pending is None else self.heroku.release(target.app.id, pending)
 
     def _create(self, plan: SlugCopyPlan, target: TargetPlan) -> Release:
         """POST the release once; if the response is lost, a release of this slug newer than
@@ -344,6 +366,7 @@ def render(
         + f"\n**Slug:** {md.code(source.slug_id)} · **Description:** {md.text(plan.description)}",
         *([DRY_RUN] if outcomes is None else []),
         targets_table(plan.targets, outcomes, "would release"),
+        *adopted_notes(outcomes),
         *findings(plan.findings),
         *compare_links(source.commit, plan.targets, run),
         *failures(outcomes),

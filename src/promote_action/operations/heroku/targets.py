@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from promote_action.heroku.models import App, Release
+from promote_action.inputs.plan_fields import AppName, HttpUrl, Id, RemoteText, Stack, Version
 from promote_action.status import Status
 
 
 class AppRef(BaseModel):
-    id: str
-    name: str
-    web_url: str | None = None
+    id: Id
+    name: AppName
+    web_url: HttpUrl | None = None
 
     @classmethod
     def of(cls, app: App) -> AppRef:
@@ -29,17 +30,30 @@ class TargetPlan(BaseModel):
     """A target as found before any write: what it runs now."""
 
     app: AppRef
-    current_release_id: str | None
-    current_version: int | None
-    current_slug_id: str | None
-    current_commit: str | None = None
-    stack: str | None
-    pending_version: int | None = None
+    current_release_id: Id | None
+    current_version: Version | None
+    current_slug_id: Id | None
+    current_commit: RemoteText | None = None
+    stack: Stack | None
+    pending_version: Version | None = None
     """A release still in its release phase on the target when the plan was made."""
-    newest_version: int | None = None
+    pending_release_id: Id | None = None
+    pending_slug_id: Id | None = None
+    """The pending release and its slug: of the slug we deploy, it is another run's release
+    of the same change, to adopt instead of releasing twice."""
+    newest_version: Version | None = None
     """The target's newest release (any status) at plan time: anything newer is ours."""
     change: bool = True
     """False when the target already runs what would be deployed: nothing to do."""
+
+    def pending_release_of(self, slug_id: str) -> str | None:
+        """The id of a release of `slug_id` pending here, newer than what the target runs:
+        another run's release of the same change, to adopt rather than release twice."""
+        if self.pending_release_id is None or self.pending_slug_id != slug_id:
+            return None
+        if (self.pending_version or 0) <= (self.current_version or 0):
+            return None
+        return self.pending_release_id
 
 
 @dataclass
@@ -57,6 +71,8 @@ class TargetOutcome:
     """What the health check saw, when one ran."""
     rollback: str | None = None
     """What the rollback did, when one was needed."""
+    adopted: bool = False
+    """The release is another run's release of the same slug, followed instead of a new one."""
     rollback_release: Release | None = None
     """The release a successful rollback created: what the app runs now."""
 

@@ -19,12 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from promote_action.errors import UsageError
 from promote_action.inputs import Inputs, WaveSpec
+from promote_action.inputs.plan_fields import Id
+from promote_action.inputs.validators import MAX_TARGETS
 from promote_action.operations.base import Services
 from promote_action.operations.heroku.follower import ReleaseFollower
 from promote_action.operations.heroku.results import failure_line, overall_status
@@ -44,8 +46,8 @@ target's worker once its release is verified live; returns the wave's promotion 
 class Wave(BaseModel):
     """A planned wave: its targets (app ids) and whether it is the canary."""
 
-    number: int
-    app_ids: list[str]
+    number: Annotated[int, Field(ge=1, le=MAX_TARGETS)]
+    app_ids: Annotated[list[Id], Field(min_length=1, max_length=MAX_TARGETS)]
     canary: bool = False
 
 
