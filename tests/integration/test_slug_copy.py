@@ -369,7 +369,7 @@ def test_a_pending_release_of_the_same_slug_is_adopted_not_repeated(heroku: Hero
     run = run_action(heroku.inputs(target_apps="shop-prod-eu"))
     assert run.exit_code == 0, run.stdout
     assert posts(heroku) == [], "no second release"
-    assert run.outputs["release-id"] == other_run.json()["id"]
+    assert json.loads(run.outputs["release-id"]) == {"shop-prod-eu": other_run.json()["id"]}
     (target,) = json.loads(run.outputs["result"])["targets"]
     assert target["adopted"] is True
     assert target["status"] == "succeeded"
