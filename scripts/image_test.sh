@@ -28,7 +28,10 @@ as_root() {
 
 if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
     as_root "installing docker.io and debootstrap"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap >/dev/null
+    # A new machine may have no package lists yet: update them once when the install fails.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap >/dev/null \
+        || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            docker.io debootstrap >/dev/null; }
 fi
 
 dockerd_pid=""
