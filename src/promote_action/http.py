@@ -29,6 +29,7 @@ from promote_action.errors import (
     CancelledWrite,
     RemoteError,
     TransportError,
+    WaitTimeout,
 )
 from promote_action.waiting import CancelToken, Deadline
 
@@ -367,13 +368,19 @@ def connection_cause(exc: BaseException) -> str:
 
 
 def interruptible(
-    call: Callable[[], T], cancel: CancelToken, label: str, *, write: bool = False
+    call: Callable[[], T],
+    cancel: CancelToken,
+    label: str,
+    *,
+    write: bool = False,
+    deadline: Deadline | None = None,
 ) -> T:
     """Run one blocking request so that a cancellation abandons it at once.
 
     httpx cannot cancel a request in flight, so it runs in a daemon thread while this one
-    watches the cancel token: a hanging response never holds a cancelled job past its grace
-    period. An abandoned write may still take effect, and the error says so.
+    watches the cancel token (and `deadline`, for reads as long as a release phase: then
+    WaitTimeout): a hanging response never holds a cancelled job past its grace period. An
+    abandoned write may still take effect, and the error says so.
     """
     done = threading.Event()
     box: dict[str, Any] = {}
@@ -394,6 +401,8 @@ def interruptible(
                     f"cancelled ({cancel.reason}) during {label}; it may still take effect"
                 )
             raise Cancelled(f"cancelled ({cancel.reason}) during {label}")
+        if deadline is not None and deadline.expired():
+            raise WaitTimeout(f"the deadline passed during {label}")
     if "error" in box:
         raise box["error"]
     value: T = box["value"]

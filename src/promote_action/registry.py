@@ -39,6 +39,14 @@ authenticates (mode apply) it."""
 
 NEEDS_WAIT = ("health-check", "rollback-on-failure")
 """Inputs that act after the wait for the change: meaningless with `wait: false`."""
+HEALTH_CHECK_SETTINGS = (
+    "health-check-url",
+    "health-check-status",
+    "health-check-text",
+    "health-check-timeout",
+)
+"""Settings of the health check: meaningless unless `health-check` is true (the waves'
+`health-check-soak` says so itself)."""
 
 _HEALTH = frozenset(
     {
@@ -187,7 +195,7 @@ OPERATIONS: dict[str, OperationSpec] = {spec.name: spec for spec in REGISTRY}
 
 
 def unread_input(
-    operation: str, mode: str, given: frozenset[str], *, wait: bool
+    operation: str, mode: str, given: frozenset[str], *, wait: bool, health_check: bool = False
 ) -> tuple[str, str] | None:
     """The first given input that this operation in this mode would ignore, and why: a setting
     silently ignored is a setting the user believes in and does not get."""
@@ -200,6 +208,8 @@ def unread_input(
             return name, f"is only read in mode {' or '.join(modes)} (mode is {mode})"
         if name in NEEDS_WAIT and not wait and "wait" in spec.inputs:
             return name, "needs wait: true (with wait: false nothing is checked after the release)"
+        if name in HEALTH_CHECK_SETTINGS and not health_check:
+            return name, "is a setting of the health check: set health-check: true as well"
     return None
 
 

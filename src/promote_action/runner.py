@@ -30,7 +30,7 @@ from promote_action.operations.base import Operation, Services
 from promote_action.registry import OPERATIONS, unread_input
 from promote_action.report import markdown as md
 from promote_action.report.model import Report, Result, Summary
-from promote_action.status import Status
+from promote_action.status import SETTLED_OK, UNAPPLIED, Status
 
 log = logging.getLogger("promote_action")
 
@@ -106,7 +106,13 @@ def _checked_inputs(inputs: Inputs) -> tuple[Any, Inputs]:
         planned, inputs = _approved_plan(inputs)
     if inputs.operation is None:
         raise UsageError("operation", f"is required; accepted: {', '.join(OPERATIONS)}")
-    unread = unread_input(str(inputs.operation), inputs.mode, inputs.given(), wait=inputs.wait)
+    unread = unread_input(
+        str(inputs.operation),
+        inputs.mode,
+        inputs.given(),
+        wait=inputs.wait,
+        health_check=inputs.health_check,
+    )
     if unread is not None:
         raise UsageError(*unread)
     return planned, inputs
@@ -144,8 +150,10 @@ def _first(exc: ValidationError) -> str:
 
 
 def compose(result: Result) -> Report:
-    """The report of an applied (or only planned) operation, its exit code from its status."""
-    exit_code = EXIT_FAILURE if result.failure else EXIT_OK
+    """The report of an applied (or only planned) operation, its exit code from its status:
+    a status that is not a settled success fails the step even without a failure line."""
+    settled = result.status in SETTLED_OK or result.status in UNAPPLIED
+    exit_code = EXIT_FAILURE if result.failure or not settled else EXIT_OK
     outputs = dict(result.outputs)
     if result.environment_url:
         outputs["environment-url"] = result.environment_url

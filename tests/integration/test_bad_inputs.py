@@ -155,6 +155,11 @@ UNREAD = [
         "input 'rollback-on-failure': needs wait: true",
     ),
     (
+        "health check URL without the health check",
+        {"health-check-url": "https://shop.example.com/health"},
+        "input 'health-check-url': is a setting of the health check: set health-check: true",
+    ),
+    (
         "target stage on slug-copy",
         {"target-stage": "production"},
         "input 'target-stage': is not read by operation slug-copy",

@@ -157,5 +157,6 @@ def test_examples_and_self_test_give_only_inputs_their_operation_reads():
                 str(given.get("mode", "run")),
                 frozenset(given),
                 wait=str(given.get("wait", "true")) != "false",
+                health_check=str(given.get("health-check", "false")) == "true",
             )
             assert unread is None, f"{path.name}: {unread}"

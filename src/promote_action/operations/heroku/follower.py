@@ -8,6 +8,7 @@ of a target that failed after being changed come after, when asked for.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -27,11 +28,12 @@ from promote_action.errors import (
 from promote_action.health import HealthCheckFailed, probe, soak
 from promote_action.heroku.client import HerokuClient
 from promote_action.heroku.models import Release
+from promote_action.http import interruptible
 from promote_action.inputs import Inputs
 from promote_action.operations.base import Services, write_once
 from promote_action.operations.heroku.targets import AppRef, TargetOutcome
 from promote_action.status import Status
-from promote_action.waiting import wait_for
+from promote_action.waiting import CancelToken, Deadline, wait_for
 
 log = logging.getLogger("promote_action.heroku")
 
@@ -117,16 +119,32 @@ class ReleaseFollower:
         return result
 
     def roll_back(self, outcome: TargetOutcome) -> str:
-        """Back to the release the target ran before, only if it no longer runs it: an app
-        whose new release failed its release phase still runs the old one, and an app we did
-        not change is never touched."""
+        """Back to the release the target ran before, only if it now runs ours: an app whose
+        new release failed its release phase still runs the old one, an app where someone
+        else's release went live since is theirs, and an app we did not change is never
+        touched. Never raises: the text says what happened, for the report."""
+        try:
+            return self._roll_back(outcome)
+        except PromoteError as exc:
+            return f"rollback of {outcome.plan.app.name} failed: {exc}"
+
+    def _roll_back(self, outcome: TargetOutcome) -> str:  # noqa: PLR0911 - one reason each
         plan = outcome.plan
         app = plan.app
         if plan.current_release_id is None or plan.current_slug_id is None:
             return "no previous release to roll back to"
+        if self.services.cancel.cancelled:
+            # The job is being stopped: a rollback sent now would land after the report.
+            return "not rolled back: the job was cancelled before a rollback could be sent"
         current = self.heroku.current_release(app.id)
         if current is not None and current.id == plan.current_release_id:
             return f"not needed: {app.name} still runs v{plan.current_version}"
+        ours = outcome.release
+        if current is not None and ours is not None and current.slug_id != ours.slug_id:
+            return (
+                f"not rolled back: {app.name} runs v{current.version}, not ours (v{ours.version}); "
+                "someone else deployed since"
+            )
         previous = str(plan.current_release_id)
 
         def send() -> Release:
@@ -186,7 +204,11 @@ class ReleaseFollower:
             stream = ReleaseStream(self.heroku, release.output_stream_url)
 
             def stream_or_finished() -> Finished | bool | None:
-                if stream.read(lambda line: self._output_line(outcome, line)):
+                if stream.read(
+                    lambda line: self._output_line(outcome, line),
+                    cancel=services.cancel,
+                    deadline=services.deadline,
+                ):
                     return True
                 return finished()
 
@@ -296,19 +318,35 @@ class ReleaseStream:
         self._partial = b""
         self._event_stream = False
 
-    def read(self, on_line: Callable[[str], None]) -> bool:
-        """True once the log has ended; False if it is not available yet or broke off."""
-        try:
+    def read(
+        self, on_line: Callable[[str], None], *, cancel: CancelToken, deadline: Deadline
+    ) -> bool:
+        """True once the log has ended; False if it is not available yet, broke off or the
+        deadline passed. A release phase can last an hour: the read is abandoned on a cancel
+        (Cancelled) or at the deadline, and the reader stops at its next chunk."""
+
+        def stopped() -> bool:
+            return cancel.cancelled or deadline.expired()
+
+        def consume() -> bool:
             with self.heroku.output_stream(self.url, offset=self.offset) as response:
                 if response.status_code not in (200, 206):
                     return False
                 self._event_stream = "event-stream" in response.headers.get("Content-Type", "")
                 for chunk in response.iter_bytes():
+                    if stopped():
+                        return False
                     self.offset += len(chunk)
                     *lines, self._partial = (self._partial + chunk).split(b"\n")
                     for raw in lines:
                         self._emit(raw, on_line)
-        except httpx.TransportError:
+            return True
+
+        try:
+            ended = interruptible(consume, cancel, "the release-phase log", deadline=deadline)
+        except (httpx.TransportError, WaitTimeout):
+            return False
+        if not ended:
             return False
         if self._partial:
             self._emit(self._partial, on_line)
@@ -372,8 +410,8 @@ def run_per_target(
         finally:
             outcome.finished = time.monotonic()
 
-    workers = []
-    for outcome in outcomes:
+    workers: dict[int, threading.Thread] = {}
+    for index, outcome in enumerate(outcomes):
         if not outcome.plan.change:
             outcome.status = Status.UNCHANGED
             continue
@@ -381,16 +419,35 @@ def run_per_target(
             target=guarded, args=(outcome,), name=f"target-{outcome.plan.app.name}", daemon=True
         )
         worker.start()
-        workers.append(worker)
+        workers[index] = worker
     grace_until: float | None = None
-    for worker in workers:
+    for worker in workers.values():
         while worker.is_alive():
             worker.join(0.05)
             if services.cancel.cancelled or services.deadline.expired():
                 grace_until = grace_until or time.monotonic() + 1.0
                 if time.monotonic() > grace_until:
                     break
+        if grace_until is not None and time.monotonic() > grace_until:
+            break
+    stopped = Status.CANCELLED if services.cancel.cancelled else Status.TIMED_OUT
+    for index, worker in workers.items():
+        if worker.is_alive():
+            outcomes[index] = _abandoned(outcomes[index], stopped)
     for outcome in outcomes:
         services.reporter.remote.finish(outcome.log_title)
         if outcome.status in (Status.PENDING, Status.NOT_STARTED):
-            outcome.status = Status.CANCELLED if services.cancel.cancelled else Status.TIMED_OUT
+            outcome.status = stopped
+
+
+def _abandoned(outcome: TargetOutcome, stopped: Status) -> TargetOutcome:
+    """What the report keeps of a target whose worker is still busy after the grace period: a
+    frozen copy (the worker may go on writing to the original), unfinished whatever it last
+    said, and, without a release known yet, the warning that its POST may still take effect."""
+    frozen = dataclasses.replace(outcome, status=stopped, finished=time.monotonic())
+    if frozen.release is None:
+        frozen.error = (
+            f"{frozen.error or stopped} before its release was confirmed: a release may "
+            "still appear on it"
+        )
+    return frozen

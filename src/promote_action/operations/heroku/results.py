@@ -18,15 +18,19 @@ from promote_action.waiting import format_duration
 
 
 def overall_status(outcomes: list[TargetOutcome]) -> Status:
+    """Green only from green parts: a target in any other state (pending, not started, rolled
+    back) makes the run failed, never succeeded."""
     statuses = {o.status for o in outcomes}
     for status in (Status.CANCELLED, Status.FAILED, Status.TIMED_OUT):
         if status in statuses:
             return status
-    if statuses == {Status.UNCHANGED}:
+    if statuses <= {Status.UNCHANGED}:
         return Status.UNCHANGED
-    if Status.CREATED in statuses:
+    if statuses <= {Status.SUCCEEDED, Status.UNCHANGED}:
+        return Status.SUCCEEDED
+    if statuses <= SETTLED_OK:
         return Status.CREATED
-    return Status.SUCCEEDED
+    return Status.FAILED
 
 
 def failure_line(outcomes: list[TargetOutcome], started: str | None = None) -> str | None:
