@@ -396,3 +396,21 @@ def test_the_first_unknown_target_in_the_input_is_the_one_named(heroku: HerokuWo
     [error] = run.error_lines()
     assert "input 'target-apps': app 'ghost-one' not found" in error
     assert not heroku.sandbox.writes()
+
+
+def test_a_release_phase_longer_than_the_timeout_ends_the_run_at_its_deadline(
+    heroku: HerokuWorld,
+):
+    """The log of a 60 s release phase is read under the run's deadline: the run stops at its
+    2 s timeout with the release still running, rather than reading the log to its end."""
+    heroku.sandbox.heroku.set_release_behaviour(
+        "shop-prod-eu",
+        pending_seconds=60,
+        release_phase_lines=["Running migrations", "still migrating"],
+        stream_delay_seconds=0.1,
+    )
+    run = run_action(heroku.inputs(target_apps="shop-prod-eu", timeout="2s"))
+    assert run.exit_code == 1
+    assert run.outputs["status"] == "timed-out"
+    assert "Running migrations" in run.stdout
+    assert heroku.sandbox.heroku.releases("shop-prod-eu")[-1].status == "pending"
