@@ -206,6 +206,36 @@ def test_pipeline_plan_then_apply_and_drift(sandbox: Sandbox):
     assert sandbox.writes() == []
 
 
+def test_a_pipeline_plan_survives_changes_around_its_targets(sandbox: Sandbox):
+    """A review app opened or a development deploy between plan and apply changes the map the
+    reviewer saw, not what the plan ships: apply goes ahead."""
+    h = sandbox.heroku
+    token = h.add_user("ops@example.com")
+    pipeline = h.add_pipeline("shop", owner_token=token)
+    for name, stage in (("shop-dev", "development"), ("shop-staging", "staging")):
+        h.add_app(name, owner_token=token)
+        h.couple(name, pipeline.id, stage)
+    slug = h.add_slug("shop-staging", commit=COMMIT)
+    h.add_release("shop-staging", slug_id=slug)
+    h.add_app("shop-prod", owner_token=token)
+    h.couple("shop-prod", pipeline.id, "production")
+    inputs = {
+        "operation": "pipeline-promote",
+        "heroku-api-key": token,
+        "heroku-api-url": sandbox.url,
+        "source-app": "shop-staging",
+        "timeout": "30s",
+    }
+    planned = run_action({**inputs, "mode": "plan"})
+    assert planned.exit_code == 0, planned.stdout
+    h.add_release("shop-dev", slug_id=h.add_slug("shop-dev", commit="7" * 40))
+    h.add_app("shop-pr-7", owner_token=token)
+    h.couple("shop-pr-7", pipeline.id, "review")
+    applied = run_action({**inputs, "mode": "apply", "plan": planned.outputs["plan"]})
+    assert applied.exit_code == 0, applied.stdout
+    assert h.current_release("shop-prod").slug_id == slug
+
+
 # -- kintone ---------------------------------------------------------------------------------------------
 
 

@@ -151,8 +151,10 @@ class PromotionOutcome:
 class PipelinePromote:
     name = "pipeline-promote"
     plan_type = PromotionPlan
-    drift_exempt = frozenset({"source_pinned"})
-    """Plan fields that differ on re-planning by design: mode apply pins the source release."""
+    drift_exempt = frozenset({"source_pinned", "stages", "review_apps"})
+    """Plan fields that differ on re-planning by design: mode apply pins the source release,
+    and the pipeline map around the targets (a review app opened, a deploy to development)
+    is context for the reviewer, not what the plan ships."""
 
     def __init__(self, inputs: Inputs, services: Services) -> None:
         inputs.require("heroku-api-key", "source-app")
