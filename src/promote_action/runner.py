@@ -103,6 +103,12 @@ def _checked_inputs(inputs: Inputs) -> tuple[Any, Inputs]:
     in mode apply, and no given input that this operation and mode would ignore."""
     planned = None
     if inputs.mode == "apply":
+        if inputs.dry_run:
+            raise UsageError(
+                "dry-run",
+                "is not read in mode apply (an approved plan is applied as it is; mode plan "
+                "shows a plan without changing anything)",
+            )
         planned, inputs = _approved_plan(inputs)
     if inputs.operation is None:
         raise UsageError("operation", f"is required; accepted: {', '.join(OPERATIONS)}")

@@ -145,6 +145,11 @@ UNREAD = [
     ),
     ("plan key in mode run", {"plan-key": "k3y"}, "input 'plan-key': is only read in mode plan"),
     (
+        "dry run in mode apply",
+        {"mode": "apply", "plan": "{}", "dry-run": "true"},
+        "input 'dry-run': is not read in mode apply",
+    ),
+    (
         "health check without waiting",
         {"wait": "false", "health-check": "true"},
         "input 'health-check': needs wait: true",

@@ -223,8 +223,10 @@ class WaveRunner:
         return run
 
     def _when_live(self, wave: WaveOutcome, outcome: TargetOutcome) -> None:
-        with self._lock:
-            wave.live_at = self.clock()
+        """Called when a target's release settled: only a succeeded one makes the wave live."""
+        if outcome.status == Status.SUCCEEDED:
+            with self._lock:
+                wave.live_at = self.clock()
         self.follower.check_health(outcome)
 
     def _roll_back(self, run: WaveRun) -> None:
