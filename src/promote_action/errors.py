@@ -81,6 +81,7 @@ class AmbiguousWriteError(PromoteError):
 
     def __init__(self, request: str, cause: str) -> None:
         self.request = request
+        self.cause = cause
         super().__init__(f"outcome of {request} is unknown: {cause}")
 
 

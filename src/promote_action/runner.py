@@ -199,8 +199,12 @@ def error_report(exc: Exception, *, applying: bool = False) -> Report:
     error while applying may have left changes, and the report must not claim otherwise."""
     status = Status.CANCELLED if isinstance(exc, Cancelled) else Status.FAILED
     heading = "input error" if isinstance(exc, UsageError) else "failed"
+    # Only the type of an unexpected error: its message could quote a response body (and a
+    # capability URL); RUNNER_DEBUG=1 logs the traceback.
     reason = (
-        str(exc) if isinstance(exc, PromoteError) else f"unexpected {type(exc).__name__}: {exc}"
+        str(exc)
+        if isinstance(exc, PromoteError)
+        else f"unexpected {type(exc).__name__} (run with RUNNER_DEBUG=1)"
     )
     changed = (
         "Changes may have been made before the error: check the log and the platform."

@@ -1,11 +1,15 @@
-"""A run is green only from green parts: what overall_status makes of the targets' states."""
+"""A run is green only from green parts: target states, exit codes, writes of unknown outcome."""
 
 from __future__ import annotations
 
 import pytest
 
+from promote_action.errors import AmbiguousWriteError, TransportError
+from promote_action.operations.base import write_once
 from promote_action.operations.heroku.results import overall_status
 from promote_action.operations.heroku.targets import AppRef, TargetOutcome, TargetPlan
+from promote_action.report.model import Result, Summary
+from promote_action.runner import compose
 from promote_action.status import Status
 
 
@@ -39,11 +43,25 @@ def test_overall_status(statuses, overall):
 
 
 def test_a_status_that_is_no_success_fails_the_step_even_without_a_failure_line():
-    from promote_action.report.model import Result, Summary  # noqa: PLC0415
-    from promote_action.runner import compose  # noqa: PLC0415
 
     summary = Summary("t", Status.FAILED)
     assert compose(Result(Status.FAILED, {}, summary)).exit_code == 1
     assert compose(Result(Status.SUCCEEDED, {}, summary)).exit_code == 0
     assert compose(Result(Status.DRY_RUN, {}, summary)).exit_code == 0
     assert compose(Result(Status.CANCELLED, {}, summary)).exit_code == 130
+
+
+def test_a_write_whose_check_fails_stays_of_unknown_outcome():
+
+    def send() -> str:
+        raise AmbiguousWriteError("POST /apps/a/releases", "connection reset after sending")
+
+    def took_effect() -> str | None:
+        raise TransportError("GET /apps/a/releases failed: connection refused")
+
+    with pytest.raises(AmbiguousWriteError) as caught:
+        write_once(send, took_effect)
+    assert "outcome of POST /apps/a/releases is unknown: connection reset after sending" in str(
+        caught.value
+    )
+    assert "checking whether it took effect failed" in str(caught.value)

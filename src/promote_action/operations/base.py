@@ -13,7 +13,7 @@ from typing import Protocol, TypeVar
 import httpx
 
 from promote_action.context import RunContext
-from promote_action.errors import AmbiguousWriteError
+from promote_action.errors import AmbiguousWriteError, PromoteError
 from promote_action.report.model import Result
 from promote_action.report.workflow import Reporter
 from promote_action.status import SETTLED_OK, UNAPPLIED, Status
@@ -117,7 +117,13 @@ def write_once(
             return send()
         except AmbiguousWriteError as exc:
             log.warning("%s; checking whether it took effect", exc)
-            found = took_effect()
+            try:
+                found = took_effect()
+            except PromoteError as check:
+                # The outcome stays unknown: say that, not only why the check failed.
+                raise AmbiguousWriteError(
+                    exc.request, f"{exc.cause}; checking whether it took effect failed: {check}"
+                ) from check
             if found is not None:
                 log.info("it had taken effect")
                 return found

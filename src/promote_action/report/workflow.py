@@ -134,8 +134,9 @@ class Reporter:
             return
         with self._lock:
             if not self.github:
+                # A terminal obeys escape sequences: remote text loses its control characters.
                 for line in lines:
-                    self.write_line(line)
+                    self.write_line(remote_text(line, limit=RELEASE_LINE_LIMIT))
                 return
             token = uuid.uuid4().hex
             self.write_line(f"::stop-commands::{token}")
