@@ -16,6 +16,7 @@ EXIT_CANCELLED = 130
 
 
 REMOTE_TEXT_LIMIT = 2048
+_TRUNCATED = " … (truncated)"
 """Characters of one remote message kept (an error body can be 300 kB): enough to act on."""
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -27,7 +28,8 @@ def remote_text(value: object, limit: int = REMOTE_TEXT_LIMIT) -> str:
     kept), at most `limit` characters, marked when cut."""
     text = _CONTROL.sub("", str(value))
     if len(text) > limit:
-        return text[:limit] + " … (truncated)"
+        # The mark counts within the limit, so cleaning a cleaned text changes nothing.
+        return text[: max(0, limit - len(_TRUNCATED))] + _TRUNCATED
     return text
 
 

@@ -504,3 +504,19 @@ def test_connect_plan_applies_unchanged_and_an_edited_one_is_drift(world: Connec
     assert not [r for r in world.sandbox.writes() if r.path.endswith("/actions/import")]
     applied = run_action(world.inputs(mode="apply", plan=planned.outputs["plan"]))
     assert applied.exit_code == 0, applied.stdout
+
+
+def test_a_plan_with_a_long_multiline_commit_message_is_applied_as_it_was_planned(
+    heroku: HerokuWorld,
+):
+    """Remote text in a plan is cleaned when the plan is made, the same way it is checked when
+    the plan is read back: mode apply accepts what mode plan wrote."""
+    h = heroku.sandbox.heroku
+    message = "Fix checkout\r\n\r\n" + "details " * 600 + "\x1b[31m"
+    slug = h.add_slug("shop-staging", commit="5" * 40, commit_description=message)
+    h.add_release("shop-staging", slug_id=slug, status="succeeded")
+    planned = run_action(heroku.inputs(mode="plan"))
+    assert planned.exit_code == 0, planned.stdout
+    applied = run_action(heroku.inputs(mode="apply", plan=planned.outputs["plan"]))
+    assert applied.exit_code == 0, applied.stdout
+    assert all(h.current_release(t).slug_id == slug for t in heroku.targets)

@@ -13,15 +13,15 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, ValidationInfo
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo
 
+from promote_action.errors import REMOTE_TEXT_LIMIT
+from promote_action.errors import remote_text as clean_remote_text
 from promote_action.inputs import validators as v
 from promote_action.inputs.parsers import UUID, check_app
 
 PLAN_CONTEXT = {"plan-input": True}
 """Validation context of a plan read from the `plan` input."""
-MAX_REMOTE_TEXT = 2048
-_REMOTE_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _STACK = re.compile(r"^[a-z0-9][a-z0-9-]{0,49}$")
 
 
@@ -41,11 +41,11 @@ def stack(value: str) -> str:
     return value
 
 
-def remote_text(value: str) -> str:
-    """Text a platform returned (names, commit messages, findings): bounded, no controls."""
-    if _REMOTE_CONTROL.search(value) or len(value) > MAX_REMOTE_TEXT:
-        raise ValueError(f"expected text without control characters, at most {MAX_REMOTE_TEXT}")
-    return value
+def remote_text(value: object) -> str:
+    """Text a platform returned (names, commit messages, findings), made fit for a plan when
+    the plan is built and again when it is read back: bounded, no control characters. Cleaning
+    is idempotent, so a plan mode plan wrote is one mode apply accepts as it is."""
+    return clean_remote_text(value, limit=REMOTE_TEXT_LIMIT)
 
 
 def http_url(value: str) -> str:
@@ -76,7 +76,7 @@ Revision = Annotated[int, Field(ge=0)]
 Count = Annotated[int, Field(ge=0)]
 Description = Annotated[str, from_plan(v.description)]
 Stack = Annotated[str, from_plan(stack)]
-RemoteText = Annotated[str, from_plan(remote_text)]
+RemoteText = Annotated[str, BeforeValidator(remote_text)]
 HttpUrl = Annotated[str, from_plan(http_url)]
 KintoneAppId = Annotated[str, from_plan(kintone_app_id)]
 Stage = Annotated[str, from_plan(v.stage)]
