@@ -64,6 +64,20 @@ USAGE_CODES = {"GAIA_AP01": "kintone-apps", "GAIA_IL23": "kintone-guest-space-id
 """Errors while planning that mean the inputs name the wrong thing (exit 2)."""
 
 
+def remote_usage(app: str, exc: RemoteError, name: str = "kintone-apps") -> UsageError | None:
+    """Errors that mean an input names the wrong app or space (exit 2): the app's error names
+    `name` (kintone-apps, or kintone-source-app for a source app)."""
+    if exc.code in USAGE_CODES:
+        return UsageError(
+            name if USAGE_CODES[exc.code] == "kintone-apps" else USAGE_CODES[exc.code],
+            f"app {app}: {exc}",
+        )
+    return None
+
+
+"""Errors while planning that mean the inputs name the wrong thing (exit 2)."""
+
+
 class KintoneAppPlan(BaseModel):
     app: KintoneAppId
     name: RemoteText
@@ -195,9 +209,7 @@ class KintoneDeploy:
             preview = self.kintone.preview_settings(app)
             live = self.kintone.live_settings(app)
         except RemoteError as exc:
-            if exc.code in USAGE_CODES:
-                raise UsageError(USAGE_CODES[exc.code], f"app {app}: {exc}") from None
-            raise
+            raise remote_usage(app, exc) or exc from None
         if pin.revision is not None and pin.revision != preview.revision:
             raise PromoteError(
                 f"app {app}: its preview settings are at revision {preview.revision}, not the "

@@ -22,7 +22,6 @@ import itertools
 import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
@@ -47,13 +46,19 @@ from promote_action.kintone.snapshot import (
     compare,
     read_app,
 )
-from promote_action.operations.base import Services, failure_of, read_all, write_once
+from promote_action.operations.base import (
+    Services,
+    failure_of,
+    read_all,
+    workspace_path,
+    write_once,
+)
 from promote_action.operations.kintone_credentials import source_auth_from
 from promote_action.operations.kintone_deploy import (
-    USAGE_CODES,
     KintoneAppPlan,
     KintoneDeploy,
     KintonePlan,
+    remote_usage,
 )
 from promote_action.report import markdown as md
 from promote_action.report.common import DRY_RUN, compact_json, footer, status_cell
@@ -61,26 +66,6 @@ from promote_action.report.model import Result, Summary
 from promote_action.status import Status
 
 log = logging.getLogger("promote_action.kintone")
-
-
-def workspace_path(services: Services, name: str, value: str) -> Path:
-    """A directory input, relative to the workspace and inside it (no `..`, no absolute path):
-    a workflow cannot be tricked into reading or writing elsewhere on the runner."""
-    root = Path(services.run.workspace or ".").resolve()
-    path = (root / value).resolve()
-    if Path(value).is_absolute() or not path.is_relative_to(root):
-        raise UsageError(name, f"must be a directory inside the workspace, not {value}")
-    return path
-
-
-def _remote_usage(app: str, exc: RemoteError, name: str = "kintone-apps") -> UsageError | None:
-    """Errors that mean an input names the wrong app or space (exit 2)."""
-    if exc.code in USAGE_CODES:
-        return UsageError(
-            name if USAGE_CODES[exc.code] == "kintone-apps" else USAGE_CODES[exc.code],
-            f"app {app}: {exc}",
-        )
-    return None
 
 
 # -- kintone-export -------------------------------------------------------------------------------
@@ -131,7 +116,7 @@ class KintoneExport:
                 parallel=read_all,
             )
         except RemoteError as exc:
-            raise _remote_usage(app, exc) or exc from None
+            raise remote_usage(app, exc) or exc from None
         self.snapshot = snapshot
         name = str(snapshot.sections["settings"].get("name", ""))
         plan = ExportPlan(
@@ -326,7 +311,7 @@ class KintonePromote:
                 self.source_client, app, preview=False, permissions=permissions, parallel=read_all
             )
         except RemoteError as exc:
-            raise _remote_usage(app, exc, "kintone-source-app") or exc from None
+            raise remote_usage(app, exc, "kintone-source-app") or exc from None
         return f"app {app} on {base_url}", snapshot
 
     def plan(self) -> PromotePlan:
@@ -361,7 +346,7 @@ class KintonePromote:
                 parallel=read_all,
             )
         except RemoteError as exc:
-            raise _remote_usage(app, exc) or exc from None
+            raise remote_usage(app, exc) or exc from None
         changes = compare(source, target)
         refusals = list(changes.refusals)
         if preview.revision != live.revision:
