@@ -335,6 +335,18 @@ def test_source_on_another_domain_uses_its_own_token(promote: PromoteWorld):
     assert f"::add-mask::{token}" in run.stdout
 
 
+def test_source_on_another_domain_without_its_own_credentials_is_refused(promote: PromoteWorld):
+    other = promote.sandbox.url.replace("127.0.0.1", "localhost")
+
+    run = run_action(promote.inputs(kintone_source_base_url=other))
+
+    assert run.exit_code == 2, run.stdout
+    [error] = run.error_lines()
+    assert "input 'kintone-source-base-url'" in error
+    assert "needs kintone-source-api-token or kintone-source-username" in error
+    assert promote.sandbox.requests == []
+
+
 def test_bad_inputs_are_usage_errors_before_any_request(promote: PromoteWorld, tmp_path: Path):
     cases = {
         "kintone-source-app": {"kintone_source_app": "<unset>"},

@@ -23,6 +23,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
@@ -66,6 +67,13 @@ from promote_action.report.model import Result, Summary
 from promote_action.status import Status
 
 log = logging.getLogger("promote_action.kintone")
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """scheme, host and port: where credentials end up."""
+    parts = urlsplit(url.strip())
+    default = {"https": 443, "http": 80}.get(parts.scheme.lower())
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default
 
 
 # -- kintone-export -------------------------------------------------------------------------------
@@ -253,6 +261,19 @@ class KintonePromote:
             raise UsageError(
                 "kintone-source-app",
                 "kintone-promote needs kintone-source-app or kintone-source-snapshot (one of them)",
+            )
+        source_url = inputs.kintone_source_base_url
+        if (
+            inputs.kintone_source_app
+            and source_url
+            and _origin(str(source_url)) != _origin(str(inputs.kintone_base_url))
+            and not (inputs.kintone_source_api_token or inputs.kintone_source_username)
+        ):
+            raise UsageError(
+                "kintone-source-base-url",
+                f"{source_url} is another domain than kintone-base-url: it needs "
+                "kintone-source-api-token or kintone-source-username/kintone-source-password "
+                "(the target's credentials go only to kintone-base-url)",
             )
         self.snapshot_dir = (
             workspace_path(services, "kintone-source-snapshot", inputs.kintone_source_snapshot)
