@@ -168,6 +168,48 @@ def test_export_writes_a_deterministic_snapshot_that_promote_ships(
         assert portable(promote.sandbox, app) == portable(promote.sandbox, promote.source)
 
 
+def test_export_leaves_other_files_alone_and_writes_through_no_symlink(
+    promote: PromoteWorld, tmp_path: Path
+):
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+
+    def export(path: str):
+        return run_action(
+            promote.inputs(
+                operation="kintone-export",
+                kintone_apps=promote.source,
+                kintone_source_app="<unset>",
+                kintone_snapshot_path=path,
+            ),
+            GITHUB_WORKSPACE=str(workspace),
+        )
+
+    assert export("orders").exit_code == 0
+    readme = workspace / "orders" / "files" / "README.md"
+    readme.write_text("customization files, by hash\n")
+    stale = workspace / "orders" / "files" / ("0" * 64)
+    stale.write_bytes(b"unreferenced")
+    again = export("orders")
+    assert again.exit_code == 0, again.stdout
+    assert json.loads(again.outputs["result"])["changed"] == [f"files/{'0' * 64}"]
+    assert readme.read_text() == "customization files, by hash\n"
+    assert not stale.exists()
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (workspace / "linked").mkdir()
+    (workspace / "linked" / "files").symlink_to(outside)
+    linked = export("linked")
+    assert linked.exit_code == 2, linked.stdout
+    [error] = linked.error_lines()
+    assert "input 'kintone-snapshot-path'" in error
+    assert "symbolic link" in error
+    assert list(outside.iterdir()) == []
+    assert list((workspace / "linked").iterdir()) == [workspace / "linked" / "files"]
+    assert promote.sandbox.writes() == []
+
+
 def test_removing_a_field_is_refused_unless_allowed(promote: PromoteWorld):
     k = promote.sandbox.kintone
     target = promote.targets[0]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,8 @@ SECTION_LABELS = {
 
 PERMISSIONS = "acl"
 FILES_DIR = "files"
+SHA256 = re.compile(r"[0-9a-f]{64}")
+"""A customization file's name in `files/`: the SHA-256 of its content, lowercase hex."""
 
 SYSTEM_FIELD_TYPES = frozenset(
     {
@@ -94,12 +97,20 @@ class Snapshot:
 
     def changes_to(self, directory: Path) -> tuple[list[str], list[str]]:
         """The files writing into `directory` creates or changes, and those it removes: only
-        files a snapshot may contain are removed (a stale section, an unreferenced file)."""
+        files a snapshot may contain are removed (a stale section, an unreferenced
+        `files/<sha256>`; anything else in `files/` is left alone). A symlink among them (the
+        directory, `files/`, a file to write or remove) is refused: it could lead the write out
+        of the directory."""
         wanted = self.encoded()
-        writes = [p for p, data in wanted.items() if not _holds(directory / p, data)]
         present = [directory / name for name in SECTION_FILES.values()]
-        if (directory / FILES_DIR).is_dir():
-            present += sorted((directory / FILES_DIR).iterdir())
+        files_dir = directory / FILES_DIR
+        for path in (directory, files_dir, *(directory / p for p in wanted)):
+            _refuse_symlink(path)
+        if files_dir.is_dir():
+            present += sorted(p for p in files_dir.iterdir() if SHA256.fullmatch(p.name))
+        for path in present:
+            _refuse_symlink(path)
+        writes = [p for p, data in wanted.items() if not _holds(directory / p, data)]
         removals = [
             path.relative_to(directory).as_posix()
             for path in present
@@ -147,6 +158,11 @@ class Snapshot:
                 raise SnapshotError(f"{directory}/{FILES_DIR}/{sha} does not match its hash")
             files[sha] = data
         return cls(sections, files)
+
+
+def _refuse_symlink(path: Path) -> None:
+    if path.is_symlink():
+        raise SnapshotError(f"{path} is a symbolic link: the snapshot is not written through one")
 
 
 def _holds(path: Path, data: bytes) -> bool:

@@ -135,7 +135,7 @@ class KintoneExport:
             digest=snapshot.digest,
             permissions=self.inputs.kintone_app_permissions,
             files=list(snapshot.encoded()),
-            changed=sorted(itertools.chain(*snapshot.changes_to(self.directory))),
+            changed=sorted(itertools.chain(*self._changes(snapshot))),
         )
         log.info(
             "app %s %s: snapshot %s, %d file(s) to write", app, name, plan.digest, len(plan.changed)
@@ -159,7 +159,14 @@ class KintoneExport:
         """Write the directory; the snapshot read by the plan is the one that was approved."""
         if self.snapshot is None or self.snapshot.digest != plan.digest:
             raise PromoteError("the snapshot read does not match the plan; nothing was written")
+        self._changes(self.snapshot)
         return self.snapshot.write(self.directory)
+
+    def _changes(self, snapshot: Snapshot) -> tuple[list[str], list[str]]:
+        try:
+            return snapshot.changes_to(self.directory)
+        except SnapshotError as exc:
+            raise UsageError("kintone-snapshot-path", str(exc)) from None
 
     def result(self, plan: ExportPlan, outcome: list[str] | None) -> Result:
         if outcome is None:
