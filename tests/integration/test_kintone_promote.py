@@ -210,6 +210,66 @@ def test_export_leaves_other_files_alone_and_writes_through_no_symlink(
     assert promote.sandbox.writes() == []
 
 
+def test_a_malformed_snapshot_is_a_usage_error_before_any_write(
+    promote: PromoteWorld, tmp_path: Path
+):
+    exported = run_action(
+        promote.inputs(
+            operation="kintone-export",
+            kintone_apps=promote.source,
+            kintone_source_app="<unset>",
+            kintone_snapshot_path="orders",
+        ),
+        GITHUB_WORKSPACE=str(tmp_path),
+    )
+    assert exported.exit_code == 0, exported.stdout
+    directory = tmp_path / "orders"
+    pristine = {n: (directory / n).read_text() for n in ("customize.json", "fields.json")}
+
+    def file_entry(doc: dict) -> dict:
+        return next(e for e in doc["desktop"]["js"] if e["type"] == "FILE")
+
+    def no_sha(doc: dict) -> None:
+        del file_entry(doc)["file"]["sha256"]
+
+    def short_sha(doc: dict) -> None:
+        file_entry(doc)["file"]["sha256"] = "abc"
+
+    def upper_sha(doc: dict) -> None:
+        file_entry(doc)["file"]["sha256"] = file_entry(doc)["file"]["sha256"].upper()
+
+    def escaping_sha(doc: dict) -> None:
+        file_entry(doc)["file"]["sha256"] = "../customize.json"
+
+    def field_not_object(doc: dict) -> None:
+        doc["properties"]["Amount"] = "NUMBER"
+
+    breakages = [
+        ("customize.json", no_sha, "file.sha256"),
+        ("customize.json", short_sha, "file.sha256"),
+        ("customize.json", upper_sha, "file.sha256"),
+        ("customize.json", escaping_sha, "file.sha256"),
+        ("fields.json", field_not_object, "properties.Amount is not a JSON object"),
+    ]
+    for name, breakage, message in breakages:
+        for original, text in pristine.items():
+            (directory / original).write_text(text)
+        doc = json.loads(pristine[name])
+        breakage(doc)
+        (directory / name).write_text(json.dumps(doc))
+
+        run = run_action(
+            promote.inputs(kintone_source_app="<unset>", kintone_source_snapshot="orders"),
+            GITHUB_WORKSPACE=str(tmp_path),
+        )
+
+        assert run.exit_code == 2, (breakage.__name__, run.stdout + run.stderr)
+        [error] = run.error_lines()
+        assert "input 'kintone-source-snapshot'" in error
+        assert message in error, error
+    assert promote.sandbox.writes() == []
+
+
 def test_removing_a_field_is_refused_unless_allowed(promote: PromoteWorld):
     k = promote.sandbox.kintone
     target = promote.targets[0]

@@ -148,6 +148,7 @@ class Snapshot:
             if not isinstance(document, dict):
                 raise SnapshotError(f"{directory}/{name} is not a JSON object")
             sections[kind] = document
+        _check_shape(directory, sections)
         files = {}
         for sha in sorted(file_hashes(sections.get("customize", {}))):
             try:
@@ -158,6 +159,41 @@ class Snapshot:
                 raise SnapshotError(f"{directory}/{FILES_DIR}/{sha} does not match its hash")
             files[sha] = data
         return cls(sections, files)
+
+
+def _check_shape(directory: Path, sections: Mapping[str, Any]) -> None:
+    """What the plan and the writes rely on: fields and views by name as objects, customization
+    lists of entries, each file entry naming its content by SHA-256 (64 lowercase hex digits)."""
+    for kind, key in (("form/fields", "properties"), ("views", "views")):
+        where = f"{directory}/{SECTION_FILES[kind]}"
+        entries = sections[kind].get(key, {})
+        if not isinstance(entries, dict):
+            raise SnapshotError(f"{where}: {key} is not a JSON object")
+        for name, entry in entries.items():
+            if not isinstance(entry, dict):
+                raise SnapshotError(f"{where}: {key}.{name} is not a JSON object")
+    where = f"{directory}/{SECTION_FILES['customize']}"
+    customize = sections["customize"]
+    for platform in PLATFORMS:
+        lists = customize.get(platform, {})
+        if not isinstance(lists, dict):
+            raise SnapshotError(f"{where}: {platform} is not a JSON object")
+        for kind in FILE_KINDS:
+            entries = lists.get(kind, [])
+            if not isinstance(entries, list):
+                raise SnapshotError(f"{where}: {platform}.{kind} is not a list")
+            for i, entry in enumerate(entries):
+                label = f"{platform}.{kind}[{i}]"
+                if not isinstance(entry, dict):
+                    raise SnapshotError(f"{where}: {label} is not a JSON object")
+                if entry.get("type") != "FILE":
+                    continue
+                file = entry.get("file")
+                sha = file.get("sha256") if isinstance(file, dict) else None
+                if not isinstance(sha, str) or not SHA256.fullmatch(sha):
+                    raise SnapshotError(
+                        f"{where}: {label} has no file.sha256 of 64 lowercase hex digits"
+                    )
 
 
 def _refuse_symlink(path: Path) -> None:
