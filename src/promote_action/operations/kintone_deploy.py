@@ -114,6 +114,9 @@ class KintoneOutcome:
     status: Status = Status.NOT_STARTED
     app_status: dict[str, str] = field(default_factory=dict)
     live_after: dict[str, int] = field(default_factory=dict)
+    inferred: set[str] = field(default_factory=set)
+    """Apps whose `live_after` was not read but inferred: the deployed revision, once one app
+    proved kintone's all-or-nothing deploy done."""
     preview_after: dict[str, int] = field(default_factory=dict)
     error: str | None = None
     duration: float | None = None
@@ -411,7 +414,9 @@ class KintoneDeploy:
         if plan.revert or not self._verify(plan, changing[:1], outcome, verified):
             return False
         for app in changing:
-            outcome.live_after.setdefault(app.app, app.preview_revision)
+            if app.app not in outcome.live_after:
+                outcome.live_after[app.app] = app.preview_revision
+                outcome.inferred.add(app.app)
             verified.add(app.app)
         return True
 
@@ -437,6 +442,7 @@ class KintoneDeploy:
                     "deployed_revision": app.preview_revision if app.change else None,
                     "live_revision_before": app.live_revision,
                     "live_revision_after": live_after,
+                    "live_revision_verified": _verified(app.app, outcome),
                 }
             )
         revisions = {
@@ -513,6 +519,14 @@ NO_ROLLBACK = (
 )
 
 
+def _verified(app: str, outcome: KintoneOutcome | None) -> bool | None:
+    """Whether an app's live revision after the run was read (True) or inferred from another
+    app's (False); None when there is none."""
+    if outcome is None or app not in outcome.live_after:
+        return None
+    return app not in outcome.inferred
+
+
 def render(
     plan: KintonePlan,
     outcome: KintoneOutcome | None,
@@ -523,6 +537,8 @@ def render(
     rows = []
     for app, result in zip(plan.apps, apps, strict=True):
         after = result["live_revision_after"]
+        if after is not None and result["live_revision_verified"] is False:
+            after = f"{after} (inferred)"
         rows.append(
             [
                 md.link(app.app, app.url),

@@ -253,6 +253,8 @@ class PromoteOutcome:
     written: dict[str, int] = field(default_factory=dict)
     """Each target whose preview was written, and its preview revision afterwards."""
     live_after: dict[str, int] = field(default_factory=dict)
+    inferred: set[str] = field(default_factory=set)
+    """Targets whose `live_after` is inferred, not read (see KintoneOutcome.inferred)."""
     notes: list[str] = field(default_factory=list)
     """What happened besides the main error: reverts, verification."""
     error: str | None = None
@@ -469,6 +471,7 @@ class KintonePromote:
             return
         deployed = self.target.apply(self._deploy_plan(plan, changing, outcome, revert=False))
         outcome.live_after.update(deployed.live_after)
+        outcome.inferred.update(deployed.inferred)
         if deployed.status != Status.SUCCEEDED:
             outcome.status = deployed.status
             outcome.error = deployed.error
@@ -634,6 +637,11 @@ class KintonePromote:
                 "revision_before": t.revision,
                 "written_revision": outcome.written.get(t.app) if outcome else None,
                 "live_revision_after": outcome.live_after.get(t.app) if outcome else None,
+                "live_revision_verified": (
+                    t.app not in outcome.inferred
+                    if outcome and t.app in outcome.live_after
+                    else None
+                ),
                 "fields_added": t.changes.fields_added,
                 "fields_changed": t.changes.fields_changed,
                 "fields_removed": t.changes.fields_removed,
