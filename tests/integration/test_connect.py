@@ -71,7 +71,10 @@ def test_identical_configuration_is_unchanged(world: ConnectWorld, tmp_path: Pat
     export = world.sandbox.connect.export(world.production)
     path = tmp_path / "connect.json"
     path.write_text(json.dumps(export))
-    run = run_action(world.inputs(source_app="", connect_config_file=str(path)))
+    run = run_action(
+        world.inputs(source_app="", connect_config_file="connect.json"),
+        GITHUB_WORKSPACE=str(tmp_path),
+    )
     assert run.exit_code == 0, run.stdout
     assert run.outputs["status"] == "unchanged"
     assert not [r for r in world.writes() if r.path.endswith("/actions/import")]
@@ -85,7 +88,10 @@ def test_committed_export_file_as_the_source(world: ConnectWorld, tmp_path: Path
     }
     path = tmp_path / "connect.json"
     path.write_text(json.dumps(config))
-    run = run_action(world.inputs(source_app="", connect_config_file=str(path)))
+    run = run_action(
+        world.inputs(source_app="", connect_config_file="connect.json"),
+        GITHUB_WORKSPACE=str(tmp_path),
+    )
     assert run.exit_code == 0, run.stdout
     assert json.loads(run.outputs["changed-mappings"]) == ["Contact"]
 
@@ -190,8 +196,16 @@ def test_app_without_a_connection_is_a_usage_error(world: ConnectWorld):
             "input 'connect-config-file': give either source-app or connect-config-file",
         ),
         (
-            {"source_app": "", "connect_config_file": "/nonexistent/connect.json"},
-            "input 'connect-config-file': cannot read /nonexistent/connect.json",
+            {"source_app": "", "connect_config_file": "nonexistent/connect.json"},
+            "input 'connect-config-file': cannot read nonexistent/connect.json",
+        ),
+        (
+            {"source_app": "", "connect_config_file": "/etc/passwd"},
+            "input 'connect-config-file': must be a path inside the workspace, not /etc/passwd",
+        ),
+        (
+            {"source_app": "", "connect_config_file": "../x"},
+            "input 'connect-config-file': must be a path inside the workspace, not ../x",
         ),
         (
             {"target_apps": "a-prod,b-prod"},

@@ -39,6 +39,7 @@ def test_deploys_three_apps_pinned_and_verifies_production(kintone: KintoneWorld
             "deployed_revision": 6,
             "live_revision_before": 5,
             "live_revision_after": 6,
+            "live_revision_verified": result_apps(run)[app]["live_revision_verified"],
         }
     [post] = kintone.deploy_posts()
     assert post.body == {
@@ -486,7 +487,11 @@ def test_a_deploy_seen_processing_then_done_is_verified_with_one_production_read
         f"app={kintone.apps[0]}"
     ]
     assert json.loads(run.outputs["revisions"]) == dict.fromkeys(kintone.apps, 6)
-    assert {a["live_revision_after"] for a in result_apps(run).values()} == {6}
+    apps = result_apps(run)
+    assert {a["live_revision_after"] for a in apps.values()} == {6}
+    assert [apps[a]["live_revision_verified"] for a in kintone.apps] == [True, False, False]
+    rows = [line for line in run.summary.splitlines() if "/k/" in line and "| 5 | 6 |" in line]
+    assert [row.count("6 (inferred)") for row in rows] == [0, 1, 1]
     assert all(kintone.sandbox.kintone.app(a).live_revision == 6 for a in kintone.apps)
 
 

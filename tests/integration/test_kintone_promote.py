@@ -168,6 +168,108 @@ def test_export_writes_a_deterministic_snapshot_that_promote_ships(
         assert portable(promote.sandbox, app) == portable(promote.sandbox, promote.source)
 
 
+def test_export_leaves_other_files_alone_and_writes_through_no_symlink(
+    promote: PromoteWorld, tmp_path: Path
+):
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+
+    def export(path: str):
+        return run_action(
+            promote.inputs(
+                operation="kintone-export",
+                kintone_apps=promote.source,
+                kintone_source_app="<unset>",
+                kintone_snapshot_path=path,
+            ),
+            GITHUB_WORKSPACE=str(workspace),
+        )
+
+    assert export("orders").exit_code == 0
+    readme = workspace / "orders" / "files" / "README.md"
+    readme.write_text("customization files, by hash\n")
+    stale = workspace / "orders" / "files" / ("0" * 64)
+    stale.write_bytes(b"unreferenced")
+    again = export("orders")
+    assert again.exit_code == 0, again.stdout
+    assert json.loads(again.outputs["result"])["changed"] == [f"files/{'0' * 64}"]
+    assert readme.read_text() == "customization files, by hash\n"
+    assert not stale.exists()
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (workspace / "linked").mkdir()
+    (workspace / "linked" / "files").symlink_to(outside)
+    linked = export("linked")
+    assert linked.exit_code == 2, linked.stdout
+    [error] = linked.error_lines()
+    assert "input 'kintone-snapshot-path'" in error
+    assert "symbolic link" in error
+    assert list(outside.iterdir()) == []
+    assert list((workspace / "linked").iterdir()) == [workspace / "linked" / "files"]
+    assert promote.sandbox.writes() == []
+
+
+def test_a_malformed_snapshot_is_a_usage_error_before_any_write(
+    promote: PromoteWorld, tmp_path: Path
+):
+    exported = run_action(
+        promote.inputs(
+            operation="kintone-export",
+            kintone_apps=promote.source,
+            kintone_source_app="<unset>",
+            kintone_snapshot_path="orders",
+        ),
+        GITHUB_WORKSPACE=str(tmp_path),
+    )
+    assert exported.exit_code == 0, exported.stdout
+    directory = tmp_path / "orders"
+    pristine = {n: (directory / n).read_text() for n in ("customize.json", "fields.json")}
+
+    def file_entry(doc: dict) -> dict:
+        return next(e for e in doc["desktop"]["js"] if e["type"] == "FILE")
+
+    def no_sha(doc: dict) -> None:
+        del file_entry(doc)["file"]["sha256"]
+
+    def short_sha(doc: dict) -> None:
+        file_entry(doc)["file"]["sha256"] = "abc"
+
+    def upper_sha(doc: dict) -> None:
+        file_entry(doc)["file"]["sha256"] = file_entry(doc)["file"]["sha256"].upper()
+
+    def escaping_sha(doc: dict) -> None:
+        file_entry(doc)["file"]["sha256"] = "../customize.json"
+
+    def field_not_object(doc: dict) -> None:
+        doc["properties"]["Amount"] = "NUMBER"
+
+    breakages = [
+        ("customize.json", no_sha, "file.sha256"),
+        ("customize.json", short_sha, "file.sha256"),
+        ("customize.json", upper_sha, "file.sha256"),
+        ("customize.json", escaping_sha, "file.sha256"),
+        ("fields.json", field_not_object, "properties.Amount is not a JSON object"),
+    ]
+    for name, breakage, message in breakages:
+        for original, text in pristine.items():
+            (directory / original).write_text(text)
+        doc = json.loads(pristine[name])
+        breakage(doc)
+        (directory / name).write_text(json.dumps(doc))
+
+        run = run_action(
+            promote.inputs(kintone_source_app="<unset>", kintone_source_snapshot="orders"),
+            GITHUB_WORKSPACE=str(tmp_path),
+        )
+
+        assert run.exit_code == 2, (breakage.__name__, run.stdout + run.stderr)
+        [error] = run.error_lines()
+        assert "input 'kintone-source-snapshot'" in error
+        assert message in error, error
+    assert promote.sandbox.writes() == []
+
+
 def test_removing_a_field_is_refused_unless_allowed(promote: PromoteWorld):
     k = promote.sandbox.kintone
     target = promote.targets[0]
@@ -333,6 +435,18 @@ def test_source_on_another_domain_uses_its_own_token(promote: PromoteWorld):
     logged = [line for line in run.stdout.splitlines() if not line.startswith("::add-mask::")]
     assert token not in "\n".join(logged) + run.summary + json.dumps(run.outputs)
     assert f"::add-mask::{token}" in run.stdout
+
+
+def test_source_on_another_domain_without_its_own_credentials_is_refused(promote: PromoteWorld):
+    other = promote.sandbox.url.replace("127.0.0.1", "localhost")
+
+    run = run_action(promote.inputs(kintone_source_base_url=other))
+
+    assert run.exit_code == 2, run.stdout
+    [error] = run.error_lines()
+    assert "input 'kintone-source-base-url'" in error
+    assert "needs kintone-source-api-token or kintone-source-username" in error
+    assert promote.sandbox.requests == []
 
 
 def test_bad_inputs_are_usage_errors_before_any_request(promote: PromoteWorld, tmp_path: Path):

@@ -330,16 +330,17 @@ def test_connect_plan_then_drift_of_the_source_file(sandbox: Sandbox, tmp_path: 
         "operation": "connect-promote",
         "heroku-api-key": token,
         "connect-api-url": f"{sandbox.url}/connect",
-        "connect-config-file": str(path),
+        "connect-config-file": "connect.json",
         "target-apps": "shop-prod",
         "timeout": "60s",
     }
-    planned = run_action({**inputs, "mode": "plan"})
+    workspace = {"GITHUB_WORKSPACE": str(tmp_path)}
+    planned = run_action({**inputs, "mode": "plan"}, **workspace)
     assert planned.exit_code == 0, planned.stdout
     assert [c["object_name"] for c in plan_of(planned)["plan"]["changes"]] == ["Contact"]
     config["mappings"][0]["config"]["fields"]["Phone"] = {}
     path.write_text(json.dumps(config))
-    refused = run_action({**inputs, "mode": "apply", "plan": planned.outputs["plan"]})
+    refused = run_action({**inputs, "mode": "apply", "plan": planned.outputs["plan"]}, **workspace)
     assert refused.exit_code == 1
     assert "the source configuration" in refused.error_lines()[0]
     assert not [r for r in sandbox.writes() if r.path.endswith("/actions/import")]

@@ -105,3 +105,11 @@ def test_a_snapshot_round_trips_and_a_tampered_file_is_refused(tmp_path: Path):
         Snapshot.read(tmp_path, permissions=False)
     with pytest.raises(SnapshotError, match=r"acl\.json is missing"):
         Snapshot.read(tmp_path, permissions=True)
+
+
+def test_a_snapshot_of_the_wrong_shape_is_refused(tmp_path: Path):
+    snapshot({"Amount": NUMBER}, files=(SHA,)).write(tmp_path)
+    customize = tmp_path / "customize.json"
+    customize.write_text(customize.read_text().replace(SHA, SHA[:63]))
+    with pytest.raises(SnapshotError, match=r"desktop\.js\[0\] has no file\.sha256 of 64"):
+        Snapshot.read(tmp_path, permissions=False)

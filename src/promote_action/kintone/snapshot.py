@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,8 @@ SECTION_LABELS = {
 
 PERMISSIONS = "acl"
 FILES_DIR = "files"
+SHA256 = re.compile(r"[0-9a-f]{64}")
+"""A customization file's name in `files/`: the SHA-256 of its content, lowercase hex."""
 
 SYSTEM_FIELD_TYPES = frozenset(
     {
@@ -94,12 +97,20 @@ class Snapshot:
 
     def changes_to(self, directory: Path) -> tuple[list[str], list[str]]:
         """The files writing into `directory` creates or changes, and those it removes: only
-        files a snapshot may contain are removed (a stale section, an unreferenced file)."""
+        files a snapshot may contain are removed (a stale section, an unreferenced
+        `files/<sha256>`; anything else in `files/` is left alone). A symlink among them (the
+        directory, `files/`, a file to write or remove) is refused: it could lead the write out
+        of the directory."""
         wanted = self.encoded()
-        writes = [p for p, data in wanted.items() if not _holds(directory / p, data)]
         present = [directory / name for name in SECTION_FILES.values()]
-        if (directory / FILES_DIR).is_dir():
-            present += sorted((directory / FILES_DIR).iterdir())
+        files_dir = directory / FILES_DIR
+        for path in (directory, files_dir, *(directory / p for p in wanted)):
+            _refuse_symlink(path)
+        if files_dir.is_dir():
+            present += sorted(p for p in files_dir.iterdir() if SHA256.fullmatch(p.name))
+        for path in present:
+            _refuse_symlink(path)
+        writes = [p for p, data in wanted.items() if not _holds(directory / p, data)]
         removals = [
             path.relative_to(directory).as_posix()
             for path in present
@@ -137,6 +148,7 @@ class Snapshot:
             if not isinstance(document, dict):
                 raise SnapshotError(f"{directory}/{name} is not a JSON object")
             sections[kind] = document
+        _check_shape(directory, sections)
         files = {}
         for sha in sorted(file_hashes(sections.get("customize", {}))):
             try:
@@ -147,6 +159,46 @@ class Snapshot:
                 raise SnapshotError(f"{directory}/{FILES_DIR}/{sha} does not match its hash")
             files[sha] = data
         return cls(sections, files)
+
+
+def _check_shape(directory: Path, sections: Mapping[str, Any]) -> None:
+    """What the plan and the writes rely on: fields and views by name as objects, customization
+    lists of entries, each file entry naming its content by SHA-256 (64 lowercase hex digits)."""
+    for kind, key in (("form/fields", "properties"), ("views", "views")):
+        where = f"{directory}/{SECTION_FILES[kind]}"
+        entries = sections[kind].get(key, {})
+        if not isinstance(entries, dict):
+            raise SnapshotError(f"{where}: {key} is not a JSON object")
+        for name, entry in entries.items():
+            if not isinstance(entry, dict):
+                raise SnapshotError(f"{where}: {key}.{name} is not a JSON object")
+    where = f"{directory}/{SECTION_FILES['customize']}"
+    customize = sections["customize"]
+    for platform in PLATFORMS:
+        lists = customize.get(platform, {})
+        if not isinstance(lists, dict):
+            raise SnapshotError(f"{where}: {platform} is not a JSON object")
+        for kind in FILE_KINDS:
+            entries = lists.get(kind, [])
+            if not isinstance(entries, list):
+                raise SnapshotError(f"{where}: {platform}.{kind} is not a list")
+            for i, entry in enumerate(entries):
+                label = f"{platform}.{kind}[{i}]"
+                if not isinstance(entry, dict):
+                    raise SnapshotError(f"{where}: {label} is not a JSON object")
+                if entry.get("type") != "FILE":
+                    continue
+                file = entry.get("file")
+                sha = file.get("sha256") if isinstance(file, dict) else None
+                if not isinstance(sha, str) or not SHA256.fullmatch(sha):
+                    raise SnapshotError(
+                        f"{where}: {label} has no file.sha256 of 64 lowercase hex digits"
+                    )
+
+
+def _refuse_symlink(path: Path) -> None:
+    if path.is_symlink():
+        raise SnapshotError(f"{path} is a symbolic link: the snapshot is not written through one")
 
 
 def _holds(path: Path, data: bytes) -> bool:

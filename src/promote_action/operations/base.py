@@ -8,12 +8,13 @@ import ssl
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol, TypeVar
 
 import httpx
 
 from promote_action.context import RunContext
-from promote_action.errors import AmbiguousWriteError, PromoteError
+from promote_action.errors import AmbiguousWriteError, PromoteError, UsageError
 from promote_action.report.model import Result
 from promote_action.report.workflow import Reporter
 from promote_action.status import SETTLED_OK, UNAPPLIED, Status
@@ -131,3 +132,15 @@ def write_once(
                 raise
             log.info("it had not taken effect; sending it again")
     raise AssertionError("unreachable")
+
+
+def workspace_path(services: Services, name: str, value: str) -> Path:
+    """A path input, relative to the workspace (GITHUB_WORKSPACE, else the working directory)
+    and inside it once resolved: an absolute path, `..` or a symlink leading out of the
+    workspace is a usage error naming the input, so a workflow cannot be tricked into reading
+    or writing elsewhere on the runner."""
+    root = Path(services.run.workspace or ".").resolve()
+    path = (root / value).resolve()
+    if Path(value).is_absolute() or not path.is_relative_to(root):
+        raise UsageError(name, f"must be a path inside the workspace, not {value}")
+    return path

@@ -53,7 +53,7 @@ from promote_action.errors import (
 from promote_action.inputs import Inputs, reveal
 from promote_action.inputs.parsers import printable
 from promote_action.inputs.validators import WriteErrorLimit
-from promote_action.operations.base import Services, failure_of, write_once
+from promote_action.operations.base import Services, failure_of, workspace_path, write_once
 from promote_action.report import markdown as md
 from promote_action.report.common import (
     DRY_RUN,
@@ -609,7 +609,8 @@ class ConnectPromote(ConnectOperation):
         path = self.inputs.connect_config_file
         if path:
             try:
-                config = json.loads(workspace_path(self.services, path).read_text(encoding="utf-8"))
+                source = workspace_path(self.services, "connect-config-file", path)
+                config = json.loads(source.read_text(encoding="utf-8"))
             except OSError as exc:
                 raise UsageError(
                     "connect-config-file", f"cannot read {path}: {exc.strerror}"
@@ -995,7 +996,9 @@ class ConnectExport(ConnectOperation):
         config = normalise(self.connect.export(ref))
         path = str(self.inputs.connect_config_file)
         try:
-            committed = workspace_path(self.services, path).read_text(encoding="utf-8")
+            committed = workspace_path(self.services, "connect-config-file", path).read_text(
+                encoding="utf-8"
+            )
         except OSError:
             committed = None
         return ConnectPlan(
@@ -1020,7 +1023,7 @@ class ConnectExport(ConnectOperation):
             outcome.status = Status.UNCHANGED
             log.info("%s already holds this configuration", plan.export_path)
             return
-        target = workspace_path(self.services, plan.export_path)
+        target = workspace_path(self.services, "connect-config-file", plan.export_path)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(target.name + ".partial")
@@ -1033,11 +1036,6 @@ class ConnectExport(ConnectOperation):
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-
-
-def workspace_path(services: Services, path: str) -> Path:
-    """A workspace-relative path (GITHUB_WORKSPACE, else the working directory)."""
-    return Path(services.run.workspace or ".") / path
 
 
 def export_text(config: dict[str, Any]) -> str:

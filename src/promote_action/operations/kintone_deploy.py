@@ -64,6 +64,20 @@ USAGE_CODES = {"GAIA_AP01": "kintone-apps", "GAIA_IL23": "kintone-guest-space-id
 """Errors while planning that mean the inputs name the wrong thing (exit 2)."""
 
 
+def remote_usage(app: str, exc: RemoteError, name: str = "kintone-apps") -> UsageError | None:
+    """Errors that mean an input names the wrong app or space (exit 2): the app's error names
+    `name` (kintone-apps, or kintone-source-app for a source app)."""
+    if exc.code in USAGE_CODES:
+        return UsageError(
+            name if USAGE_CODES[exc.code] == "kintone-apps" else USAGE_CODES[exc.code],
+            f"app {app}: {exc}",
+        )
+    return None
+
+
+"""Errors while planning that mean the inputs name the wrong thing (exit 2)."""
+
+
 class KintoneAppPlan(BaseModel):
     app: KintoneAppId
     name: RemoteText
@@ -100,6 +114,9 @@ class KintoneOutcome:
     status: Status = Status.NOT_STARTED
     app_status: dict[str, str] = field(default_factory=dict)
     live_after: dict[str, int] = field(default_factory=dict)
+    inferred: set[str] = field(default_factory=set)
+    """Apps whose `live_after` was not read but inferred: the deployed revision, once one app
+    proved kintone's all-or-nothing deploy done."""
     preview_after: dict[str, int] = field(default_factory=dict)
     error: str | None = None
     duration: float | None = None
@@ -195,9 +212,7 @@ class KintoneDeploy:
             preview = self.kintone.preview_settings(app)
             live = self.kintone.live_settings(app)
         except RemoteError as exc:
-            if exc.code in USAGE_CODES:
-                raise UsageError(USAGE_CODES[exc.code], f"app {app}: {exc}") from None
-            raise
+            raise remote_usage(app, exc) or exc from None
         if pin.revision is not None and pin.revision != preview.revision:
             raise PromoteError(
                 f"app {app}: its preview settings are at revision {preview.revision}, not the "
@@ -399,7 +414,9 @@ class KintoneDeploy:
         if plan.revert or not self._verify(plan, changing[:1], outcome, verified):
             return False
         for app in changing:
-            outcome.live_after.setdefault(app.app, app.preview_revision)
+            if app.app not in outcome.live_after:
+                outcome.live_after[app.app] = app.preview_revision
+                outcome.inferred.add(app.app)
             verified.add(app.app)
         return True
 
@@ -425,6 +442,7 @@ class KintoneDeploy:
                     "deployed_revision": app.preview_revision if app.change else None,
                     "live_revision_before": app.live_revision,
                     "live_revision_after": live_after,
+                    "live_revision_verified": _verified(app.app, outcome),
                 }
             )
         revisions = {
@@ -501,6 +519,14 @@ NO_ROLLBACK = (
 )
 
 
+def _verified(app: str, outcome: KintoneOutcome | None) -> bool | None:
+    """Whether an app's live revision after the run was read (True) or inferred from another
+    app's (False); None when there is none."""
+    if outcome is None or app not in outcome.live_after:
+        return None
+    return app not in outcome.inferred
+
+
 def render(
     plan: KintonePlan,
     outcome: KintoneOutcome | None,
@@ -511,6 +537,8 @@ def render(
     rows = []
     for app, result in zip(plan.apps, apps, strict=True):
         after = result["live_revision_after"]
+        if after is not None and result["live_revision_verified"] is False:
+            after = f"{after} (inferred)"
         rows.append(
             [
                 md.link(app.app, app.url),

@@ -22,8 +22,8 @@ import itertools
 import logging
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
@@ -47,13 +47,19 @@ from promote_action.kintone.snapshot import (
     compare,
     read_app,
 )
-from promote_action.operations.base import Services, failure_of, read_all, write_once
+from promote_action.operations.base import (
+    Services,
+    failure_of,
+    read_all,
+    workspace_path,
+    write_once,
+)
 from promote_action.operations.kintone_credentials import source_auth_from
 from promote_action.operations.kintone_deploy import (
-    USAGE_CODES,
     KintoneAppPlan,
     KintoneDeploy,
     KintonePlan,
+    remote_usage,
 )
 from promote_action.report import markdown as md
 from promote_action.report.common import DRY_RUN, compact_json, footer, status_cell
@@ -63,24 +69,11 @@ from promote_action.status import Status
 log = logging.getLogger("promote_action.kintone")
 
 
-def workspace_path(services: Services, name: str, value: str) -> Path:
-    """A directory input, relative to the workspace and inside it (no `..`, no absolute path):
-    a workflow cannot be tricked into reading or writing elsewhere on the runner."""
-    root = Path(services.run.workspace or ".").resolve()
-    path = (root / value).resolve()
-    if Path(value).is_absolute() or not path.is_relative_to(root):
-        raise UsageError(name, f"must be a directory inside the workspace, not {value}")
-    return path
-
-
-def _remote_usage(app: str, exc: RemoteError, name: str = "kintone-apps") -> UsageError | None:
-    """Errors that mean an input names the wrong app or space (exit 2)."""
-    if exc.code in USAGE_CODES:
-        return UsageError(
-            name if USAGE_CODES[exc.code] == "kintone-apps" else USAGE_CODES[exc.code],
-            f"app {app}: {exc}",
-        )
-    return None
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """scheme, host and port: where credentials end up."""
+    parts = urlsplit(url.strip())
+    default = {"https": 443, "http": 80}.get(parts.scheme.lower())
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or default
 
 
 # -- kintone-export -------------------------------------------------------------------------------
@@ -131,7 +124,7 @@ class KintoneExport:
                 parallel=read_all,
             )
         except RemoteError as exc:
-            raise _remote_usage(app, exc) or exc from None
+            raise remote_usage(app, exc) or exc from None
         self.snapshot = snapshot
         name = str(snapshot.sections["settings"].get("name", ""))
         plan = ExportPlan(
@@ -142,7 +135,7 @@ class KintoneExport:
             digest=snapshot.digest,
             permissions=self.inputs.kintone_app_permissions,
             files=list(snapshot.encoded()),
-            changed=sorted(itertools.chain(*snapshot.changes_to(self.directory))),
+            changed=sorted(itertools.chain(*self._changes(snapshot))),
         )
         log.info(
             "app %s %s: snapshot %s, %d file(s) to write", app, name, plan.digest, len(plan.changed)
@@ -166,7 +159,14 @@ class KintoneExport:
         """Write the directory; the snapshot read by the plan is the one that was approved."""
         if self.snapshot is None or self.snapshot.digest != plan.digest:
             raise PromoteError("the snapshot read does not match the plan; nothing was written")
+        self._changes(self.snapshot)
         return self.snapshot.write(self.directory)
+
+    def _changes(self, snapshot: Snapshot) -> tuple[list[str], list[str]]:
+        try:
+            return snapshot.changes_to(self.directory)
+        except SnapshotError as exc:
+            raise UsageError("kintone-snapshot-path", str(exc)) from None
 
     def result(self, plan: ExportPlan, outcome: list[str] | None) -> Result:
         if outcome is None:
@@ -253,6 +253,8 @@ class PromoteOutcome:
     written: dict[str, int] = field(default_factory=dict)
     """Each target whose preview was written, and its preview revision afterwards."""
     live_after: dict[str, int] = field(default_factory=dict)
+    inferred: set[str] = field(default_factory=set)
+    """Targets whose `live_after` is inferred, not read (see KintoneOutcome.inferred)."""
     notes: list[str] = field(default_factory=list)
     """What happened besides the main error: reverts, verification."""
     error: str | None = None
@@ -268,6 +270,19 @@ class KintonePromote:
             raise UsageError(
                 "kintone-source-app",
                 "kintone-promote needs kintone-source-app or kintone-source-snapshot (one of them)",
+            )
+        source_url = inputs.kintone_source_base_url
+        if (
+            inputs.kintone_source_app
+            and source_url
+            and _origin(str(source_url)) != _origin(str(inputs.kintone_base_url))
+            and not (inputs.kintone_source_api_token or inputs.kintone_source_username)
+        ):
+            raise UsageError(
+                "kintone-source-base-url",
+                f"{source_url} is another domain than kintone-base-url: it needs "
+                "kintone-source-api-token or kintone-source-username/kintone-source-password "
+                "(the target's credentials go only to kintone-base-url)",
             )
         self.snapshot_dir = (
             workspace_path(services, "kintone-source-snapshot", inputs.kintone_source_snapshot)
@@ -326,7 +341,7 @@ class KintonePromote:
                 self.source_client, app, preview=False, permissions=permissions, parallel=read_all
             )
         except RemoteError as exc:
-            raise _remote_usage(app, exc, "kintone-source-app") or exc from None
+            raise remote_usage(app, exc, "kintone-source-app") or exc from None
         return f"app {app} on {base_url}", snapshot
 
     def plan(self) -> PromotePlan:
@@ -361,7 +376,7 @@ class KintonePromote:
                 parallel=read_all,
             )
         except RemoteError as exc:
-            raise _remote_usage(app, exc) or exc from None
+            raise remote_usage(app, exc) or exc from None
         changes = compare(source, target)
         refusals = list(changes.refusals)
         if preview.revision != live.revision:
@@ -456,6 +471,7 @@ class KintonePromote:
             return
         deployed = self.target.apply(self._deploy_plan(plan, changing, outcome, revert=False))
         outcome.live_after.update(deployed.live_after)
+        outcome.inferred.update(deployed.inferred)
         if deployed.status != Status.SUCCEEDED:
             outcome.status = deployed.status
             outcome.error = deployed.error
@@ -621,6 +637,11 @@ class KintonePromote:
                 "revision_before": t.revision,
                 "written_revision": outcome.written.get(t.app) if outcome else None,
                 "live_revision_after": outcome.live_after.get(t.app) if outcome else None,
+                "live_revision_verified": (
+                    t.app not in outcome.inferred
+                    if outcome and t.app in outcome.live_after
+                    else None
+                ),
                 "fields_added": t.changes.fields_added,
                 "fields_changed": t.changes.fields_changed,
                 "fields_removed": t.changes.fields_removed,
