@@ -23,7 +23,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -82,6 +82,7 @@ WRITE_ERRORS_SHOWN = 10
 """Write errors listed per mapping (newest first) in the output and the summary."""
 MAPPING_TRANSITIONAL = frozenset({"INITIAL", "SCHEMA_CHANGED", "RECOVERY", "RELOAD_TABLE"})
 """Mapping states still on their way to synced (RELOAD_TABLE counts as loading here)."""
+T = TypeVar("T")
 
 
 # -- configuration diff ----------------------------------------------------------------------------
@@ -356,23 +357,15 @@ class ConnectOperation(ABC):
                 return None
             return connection if all(ready(m) for m in mappings) else None
 
-        try:
-            return wait_for(
-                probe,
-                what=what,
-                deadline=self.services.deadline,
-                cancel=self.services.cancel,
-                schedule=CONNECT_SCHEDULE,
-                settle_first=True,
-            )
-        except WaitTimeout as exc:
+        def at_deadline() -> str | None:
             if not last:
-                raise
+                return None
             broken = _in_error(last[0].mappings)
-            state = f"connection {last[0].state}" + (
+            return f"connection {last[0].state}" + (
                 f"; mappings still in error: {broken}" if broken else ""
             )
-            raise WaitTimeout(f"{exc} ({state})") from None
+
+        return self.wait_explained(probe, what, at_deadline)
 
     def wait_state(
         self, ref: ConnectionRef, app: str, accept: frozenset[str], what: str
@@ -391,6 +384,23 @@ class ConnectOperation(ABC):
                 raise PromoteError(f"the connection of {app} is in state {connection.state}")
             return None
 
+        return self.wait_explained(
+            probe,
+            what,
+            lambda: f"last state: {seen[-1] if seen else 'unknown'}",
+            state=lambda: seen[-1] if seen else "",
+        )
+
+    def wait_explained(
+        self,
+        probe: Callable[[], T | None],
+        what: str,
+        at_deadline: Callable[[], str | None],
+        *,
+        state: Callable[[], str] | None = None,
+    ) -> T:
+        """wait_for on the Connect schedule; a timeout says, in brackets, what `at_deadline`
+        finds still wrong (nothing added when it returns None)."""
         try:
             return wait_for(
                 probe,
@@ -399,10 +409,13 @@ class ConnectOperation(ABC):
                 cancel=self.services.cancel,
                 schedule=CONNECT_SCHEDULE,
                 settle_first=True,
-                state=lambda: seen[-1] if seen else "",
+                state=state,
             )
         except WaitTimeout as exc:
-            raise WaitTimeout(f"{exc} (last state: {seen[-1] if seen else 'unknown'})") from None
+            why = at_deadline()
+            if why is None:
+                raise
+            raise WaitTimeout(f"{exc} ({why})") from None
 
     def diagnose(self, ref: ConnectionRef) -> Diagnosis:
         result_url = self.connect.start_diagnosis(ref)
