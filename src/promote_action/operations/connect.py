@@ -82,6 +82,10 @@ WRITE_ERRORS_SHOWN = 10
 """Write errors listed per mapping (newest first) in the output and the summary."""
 MAPPING_TRANSITIONAL = frozenset({"INITIAL", "SCHEMA_CHANGED", "RECOVERY", "RELOAD_TABLE"})
 """Mapping states still on their way to synced (RELOAD_TABLE counts as loading here)."""
+MAPPING_LOADING = frozenset({"RELOAD_TABLE", "RESYNC", "WAIT_BULK_LOAD", "LOADING_BULK_JOB"})
+"""States of a mapping whose table is being (re)loaded (API_NOTES 3.5): seeing one after a
+reload request is the proof that the reload ran. A polling state (POLLING_SF_CHANGES) is the
+routine Salesforce poll and proves nothing."""
 T = TypeVar("T")
 
 
@@ -355,7 +359,10 @@ class ConnectOperation(ABC):
                 raise PromoteError(f"mappings of {self.target_app} in error: {broken}")
             if connection.state not in HEALTHY_CONNECTION:
                 return None
-            return connection if all(ready(m) for m in mappings) else None
+            # Every mapping is judged on every read (no short cut): `ready` may remember what
+            # it saw (connect-reload's load states).
+            judged = [ready(m) for m in mappings]
+            return connection if all(judged) else None
 
         def at_deadline() -> str | None:
             if not last:
@@ -961,23 +968,22 @@ class ConnectReload(ConnectOperation):
         missing = [n for n in plan.mappings if n not in current]
         if missing:
             raise PromoteError(f"mappings gone since the plan: {', '.join(missing)}")
-        before = {n: current[n].times.get("sf_poll") for n in plan.mappings}
         for name in plan.mappings:
             self.connect.reload_mapping(ref, current[name].id)
             outcome.changed.append(f"{name} reload started")
         if not self.inputs.wait:
             outcome.status = Status.CREATED
             return
-        left: set[str] = set()
+        loading: set[str] = set()
 
         def reloaded(mapping: Mapping) -> bool:
-            """Synced after a load that started after the request: its last Salesforce poll
-            moved, or it was seen loading since."""
-            name = mapping.object_name
-            if mapping.state != "DATA_SYNCED":
-                left.add(name)
+            """Synced after a load that was seen running since the request. A routine
+            Salesforce poll (POLLING_SF_CHANGES, which also moves `times.sf_poll`) is no proof:
+            the state lags the request by seconds, so DATA_SYNCED alone may predate the load."""
+            if mapping.state in MAPPING_LOADING:
+                loading.add(mapping.object_name)
                 return False
-            return name in left or mapping.times.get("sf_poll") != before.get(name)
+            return mapping.state == "DATA_SYNCED" and mapping.object_name in loading
 
         outcome.connection = self.wait_mappings(
             ref, reloaded, "the reloaded mappings to be synced again", names=plan.mappings
