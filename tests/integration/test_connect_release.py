@@ -266,6 +266,43 @@ def test_reload_that_fails_names_the_mapping(world: ConnectWorld):
     assert "Account BAD_CONFIG" in run.error_lines()[0]
 
 
+def _imported_while_paused(world: ConnectWorld) -> None:
+    """Contact imported into the paused connection: it loads only once sync resumes."""
+    world.sandbox.connect.set_state(world.production, "PAUSED")
+    imported = run_action(world.inputs())
+    assert imported.exit_code == 0, imported.stdout
+    assert world.sandbox.connect.connection(world.production).mapping("Contact").state == (
+        "INITIAL"
+    )
+
+
+def test_resume_after_a_paused_import_waits_until_the_new_mapping_has_loaded(
+    world: ConnectWorld,
+):
+    _imported_while_paused(world)
+    world.sandbox.connect.hold_load(world.production, "Contact", reads=3)
+    run = run_action(world.inputs("connect-resume"))
+    assert run.exit_code == 0, run.stdout
+    assert run.outputs["status"] == "succeeded"
+    assert mapping_states(run)["Contact"] == "DATA_SYNCED", "reported green while loading"
+
+
+def test_resume_is_not_green_while_a_new_mapping_is_still_loading(world: ConnectWorld):
+    _imported_while_paused(world)
+    world.sandbox.connect.hold_load(world.production, "Contact")  # until released
+    run = run_action(world.inputs("connect-resume", timeout="3s"))
+    assert run.exit_code == 1, run.stdout
+    assert run.outputs["status"] == "timed-out"
+    assert "every mapping to load again after the resume" in run.error_lines()[0]
+    assert world.sandbox.connect.connection(world.production).mapping("Contact").state == (
+        "RELOAD_TABLE"
+    )
+    world.sandbox.connect.release_load(world.production, "Contact")
+    check = run_action(world.inputs("connect-check"))
+    assert check.exit_code == 0, check.stdout
+    assert mapping_states(check)["Contact"] == "DATA_SYNCED"
+
+
 # -- 5. write errors in detail --------------------------------------------------------------------
 
 

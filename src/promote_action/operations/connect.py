@@ -837,9 +837,7 @@ class ConnectSync(ConnectOperation):
         outcome.connection = self.wait_state(ref, self.target_app, toggle.done, toggle.done_what)
         if toggle.loads_mappings:
             outcome.connection = self.wait_mappings(
-                ref,
-                lambda m: m.state in OK_MAPPING,
-                "every mapping to load again after the resume",
+                ref, _loaded, "every mapping to load again after the resume"
             )
         outcome.status = Status.SUCCEEDED
 
@@ -924,7 +922,7 @@ class ConnectRecover(ConnectOperation):
         outcome.changed.append("recovery started")
         outcome.connection = self.wait_mappings(
             ref,
-            lambda m: m.state in OK_MAPPING and m.state not in MAPPING_TRANSITIONAL,
+            _loaded,
             "the connection and every mapping to recover",
             errors_fail=False,
         )
@@ -1071,6 +1069,16 @@ def _contains(exported: dict[str, Any], config: dict[str, Any]) -> bool:
     return all(
         have.get(str(m["object_name"]).lower(), {}).get("config") == m.get("config")
         for m in normalise(config)["mappings"]
+    )
+
+
+def _loaded(mapping: Mapping) -> bool:
+    """Loaded and syncing: an OK state that is not still loading (RELOAD_TABLE, INITIAL, ...)
+    nor a load that was given up (ABORTED)."""
+    return (
+        mapping.state in OK_MAPPING
+        and mapping.state not in MAPPING_TRANSITIONAL
+        and mapping.state != "ABORTED"
     )
 
 
