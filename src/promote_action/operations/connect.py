@@ -741,13 +741,19 @@ class ConnectPromote(ConnectOperation):
                 )
             return connection
 
-        return wait_for(
+        def at_deadline() -> str | None:
+            try:
+                differing = _differing(self.connect.export(ref), config)
+            except PromoteError:
+                return None  # the timeout itself is the failure to report
+            if not differing:
+                return None
+            return f"the exported configuration still differs for: {', '.join(differing)}"
+
+        return self.wait_explained(
             imported,
-            what="the import to be applied and every mapping to be healthy",
-            deadline=self.services.deadline,
-            cancel=self.services.cancel,
-            schedule=CONNECT_SCHEDULE,
-            settle_first=True,
+            "the import to be applied and every mapping to be healthy",
+            at_deadline,
             state=lambda: seen[-1] if seen else "",
         )
 
@@ -1065,11 +1071,37 @@ def export_text(config: dict[str, Any]) -> str:
 
 def _contains(exported: dict[str, Any], config: dict[str, Any]) -> bool:
     """Whether an export holds every mapping of `config` as configured there."""
+    return not _differing(exported, config)
+
+
+def _differing(exported: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """The mappings of `config` the export lacks or configures otherwise. Only the keys
+    `config` gives are compared (recursively): Connect fills in its defaults on import, so a
+    file that omits one still matches its re-export."""
     have = {m["object_name"].lower(): m for m in normalise(exported)["mappings"]}
-    return all(
-        have.get(str(m["object_name"]).lower(), {}).get("config") == m.get("config")
+    return [
+        str(m["object_name"])
         for m in normalise(config)["mappings"]
-    )
+        if not _subset(m.get("config"), have.get(str(m["object_name"]).lower(), {}).get("config"))
+    ]
+
+
+_NAMED_SETS = frozenset({"fields", "indexes"})
+"""Config keys whose objects list names: the same names on both sides (a field dropped from
+the source must be gone from the target), each entry compared as a subset."""
+
+
+def _subset(wanted: Any, got: Any, *, same_keys: bool = False) -> bool:
+    """`got` has every key of `wanted` with the same value, recursively (extra keys are
+    Connect's defaults); under `fields` and `indexes` the names must match exactly."""
+    if isinstance(wanted, dict):
+        if not isinstance(got, dict) or (same_keys and wanted.keys() != got.keys()):
+            return False
+        return all(
+            key in got and _subset(value, got[key], same_keys=key in _NAMED_SETS)
+            for key, value in wanted.items()
+        )
+    return bool(wanted == got)
 
 
 def _loaded(mapping: Mapping) -> bool:
