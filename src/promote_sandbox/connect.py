@@ -213,6 +213,20 @@ class _Mapping:
     revision: int = 1
     broken: str | None = None
     """The failure a scripted mapping falls back into whenever it finishes loading."""
+    hold: _Hold | None = None
+    """A scripted next load (``hold_load``), driven by reads instead of time."""
+
+
+@dataclass
+class _Hold:
+    """The next load of a mapping, step by step: each API read of the mapping (the connection
+    read deep, or the mapping itself) shows the current state and then moves to the next."""
+
+    steps: deque[str]
+    """States still to show after the current one; then the load ends."""
+    forever: bool
+    """Stay in the last step (RELOAD_TABLE) until ``release_load``."""
+    active: bool = False
 
 
 @dataclass(frozen=True)
@@ -460,6 +474,39 @@ class FakeConnect:
             if mapping is None:
                 raise KeyError(f"no mapping {object_name!r}")
             self._set_mapping_state(mapping, state, self._mono())
+
+    def hold_load(
+        self,
+        connection_id: str,
+        object_name: str,
+        *,
+        reads: int | None = None,
+        poll_first: bool = False,
+    ) -> None:
+        """Script the mapping's next load (a reload, or the load of a new mapping after an
+        import or a resume), driven by API reads so a test needs no timing: with
+        ``poll_first`` a routine Salesforce poll shows first (POLLING_SF_CHANGES, then
+        DATA_SYNCED, one read each, ``times.sf_poll`` moving each time), as it may between a
+        reload request and the load, since states lag; then RELOAD_TABLE for ``reads`` reads,
+        or with None until ``release_load``; then DATA_SYNCED (or its scripted failure).
+        UNVERIFIED: whether Connect polls a mapping between a reload request and its load."""
+        with self._lock:
+            mapping = _mapping_named(self._connections[connection_id], object_name)
+            if mapping is None:
+                raise KeyError(f"no mapping {object_name!r}")
+            prelude = ["POLLING_SF_CHANGES", "DATA_SYNCED"] if poll_first else []
+            loading = ["RELOAD_TABLE"] * (1 if reads is None else max(reads, 0))
+            mapping.hold = _Hold(deque([*prelude, *loading]), forever=reads is None)
+
+    def release_load(self, connection_id: str, object_name: str) -> None:
+        """End a load held by ``hold_load(reads=None)``: the mapping is synced (or fails)."""
+        with self._lock:
+            self._settle()
+            mapping = _mapping_named(self._connections[connection_id], object_name)
+            if mapping is None or mapping.hold is None:
+                raise KeyError(f"no held load of {object_name!r}")
+            mapping.hold = None
+            self._set_mapping_state(mapping, mapping.broken or "DATA_SYNCED", self._mono())
 
     def fail_mapping(self, connection_id: str, object_name: str, state: str = "BAD_CONFIG") -> None:
         """Make the next accepted import end with this mapping in ``state``, as Connect accepts
@@ -743,7 +790,10 @@ class FakeConnect:
     def _get_connection(self, request: Request, user: _User, cell: _Cell) -> Reply:
         connection = self._reachable(request, user, cell)
         deep = parse_qs(request.query).get("deep") == ["true"]
-        return Reply.json(200, self._connection_wire(connection, request.base_url, deep=deep))
+        reply = Reply.json(200, self._connection_wire(connection, request.base_url, deep=deep))
+        if deep:
+            self._step_holds(connection.mappings)
+        return reply
 
     def _export_config(self, request: Request, user: _User, cell: _Cell) -> Reply:
         """Mappings and every object's keys come in a fresh random order each time: Connect
@@ -894,7 +944,22 @@ class FakeConnect:
 
     def _get_mapping(self, request: Request, user: _User, cell: _Cell) -> Reply:
         connection, mapping = self._reachable_mapping(request, user, cell)
-        return Reply.json(200, self._mapping_wire(connection, mapping))
+        reply = Reply.json(200, self._mapping_wire(connection, mapping))
+        self._step_holds([mapping])
+        return reply
+
+    def _step_holds(self, mappings: Iterable[_Mapping]) -> None:
+        """After a read: each held load that was shown moves one step on."""
+        now = self._mono()
+        for mapping in mappings:
+            hold = mapping.hold
+            if hold is None or not hold.active:
+                continue
+            if hold.steps:
+                self._set_mapping_state(mapping, hold.steps.popleft(), now)
+            elif not hold.forever:
+                mapping.hold = None
+                self._set_mapping_state(mapping, mapping.broken or "DATA_SYNCED", now)
 
     def _delete_mapping(self, request: Request, user: _User, cell: _Cell) -> Reply:
         """Stops syncing the object at once. UNVERIFIED: the Postgres table is kept."""
@@ -1017,7 +1082,15 @@ class FakeConnect:
         self._schedule(connection.busy_until, finish)
 
     def _reload(self, mapping: _Mapping, at: float) -> None:
-        """RELOAD_TABLE for a while, then synced, or back to the failure it was scripted for."""
+        """RELOAD_TABLE for a while, then synced, or back to the failure it was scripted for;
+        a held load (``hold_load``) steps on reads instead."""
+        hold = mapping.hold
+        if hold is not None and not hold.active:
+            hold.active = True
+            self._set_mapping_state(
+                mapping, hold.steps.popleft() if hold.steps else "RELOAD_TABLE", at
+            )
+            return
         self._set_mapping_state(mapping, "RELOAD_TABLE", at)
 
         def loaded(when: float) -> None:

@@ -96,6 +96,39 @@ def test_committed_export_file_as_the_source(world: ConnectWorld, tmp_path: Path
     assert json.loads(run.outputs["changed-mappings"]) == ["Contact"]
 
 
+def _without(mapping: dict, *keys: str) -> dict:
+    trimmed = json.loads(json.dumps(mapping))
+    for key in keys:
+        del trimmed["config"][key]
+    return trimmed
+
+
+def test_a_config_file_omitting_connects_defaults_is_verified(world: ConnectWorld, tmp_path: Path):
+    """Connect fills in its defaults on import: the re-export has keys the file lacks."""
+    contact = _without(CONTACT, "sf_notify_enabled", "sf_max_daily_api_calls")
+    config = {"version": 1, "mappings": [ACCOUNT, LEAD, contact]}
+    path = tmp_path / "connect.json"
+    path.write_text(json.dumps(config))
+    run = run_action(world.inputs(source_app="", connect_config_file=str(path)))
+    assert run.exit_code == 0, run.stdout
+    assert run.outputs["status"] == "succeeded"
+    assert json.loads(run.outputs["changed-mappings"]) == ["Contact"]
+    assert objects(world)["Contact"]["config"]["sf_max_daily_api_calls"] == 30000
+
+
+def test_an_import_whose_config_never_shows_names_the_mapping(world: ConnectWorld, tmp_path: Path):
+    """An import accepted but never applied: the re-export keeps a different value."""
+    account = json.loads(json.dumps(ACCOUNT))
+    account["config"]["sf_polling_seconds"] = 300
+    path = tmp_path / "connect.json"
+    path.write_text(json.dumps({"version": 1, "mappings": [account, LEAD]}))
+    world.sandbox.add_fault(Fault(match=r"^POST /cells/.*/actions/import$", status=202))
+    run = run_action(world.inputs(source_app="", connect_config_file=str(path), timeout="3s"))
+    assert run.exit_code == 1, run.stdout
+    assert run.outputs["status"] == "timed-out"
+    assert "the exported configuration still differs for: Account" in run.error_lines()[0]
+
+
 def test_mapping_that_fails_after_import_fails_the_step(world: ConnectWorld):
     world.sandbox.connect.fail_mapping(world.production, "Contact", "BAD_CONFIG")
     run = run_action(world.inputs())

@@ -205,7 +205,45 @@ def test_reload_named_mappings_waits_until_synced_again(world: ConnectWorld):
     assert "**Mappings to reload:** Lead" in run.summary
 
 
+def connection_reads_after(world: ConnectWorld, suffix: str) -> int:
+    """Reads of production's connection the sandbox logged after the first POST to `suffix`."""
+    log = world.sandbox.requests
+    start = next(i for i, r in enumerate(log) if r.method == "POST" and r.path.endswith(suffix))
+    return sum(
+        1
+        for r in log[start:]
+        if r.method == "GET" and r.path.endswith(f"/connections/{world.production}")
+    )
+
+
+def test_a_routine_poll_after_the_reload_request_is_not_taken_for_the_reload(
+    world: ConnectWorld,
+):
+    """States lag the request: a Salesforce poll (POLLING_SF_CHANGES, sf_poll moving), then
+    DATA_SYNCED, shows before the load starts. Green only after the load (RELOAD_TABLE) ran."""
+    c = world.sandbox.connect
+    c.set_timing(lag_seconds=0.0)
+    c.hold_load(world.production, "Lead", reads=2, poll_first=True)
+    run = run_action(world.inputs("connect-reload", connect_mappings="Lead"))
+    assert run.exit_code == 0, run.stdout
+    assert run.outputs["status"] == "succeeded"
+    assert mapping_states(run)["Lead"] == "DATA_SYNCED"
+    # poll, synced, 2 x RELOAD_TABLE, synced: one read each, the last one ends the wait
+    assert connection_reads_after(world, "/actions/reload") >= 5
+
+
+def test_a_reload_that_never_loads_is_not_green_after_a_routine_poll(world: ConnectWorld):
+    c = world.sandbox.connect
+    c.set_timing(lag_seconds=0.0)
+    c.hold_load(world.production, "Lead", poll_first=True)  # until released: never here
+    run = run_action(world.inputs("connect-reload", connect_mappings="Lead", timeout="3s"))
+    assert run.exit_code == 1, run.stdout
+    assert run.outputs["status"] == "timed-out"
+    assert "the reloaded mappings to be synced again" in run.error_lines()[0]
+
+
 def test_reload_without_names_reloads_every_mapping(world: ConnectWorld):
+    world.sandbox.connect.set_timing(lag_seconds=0.3, mapping_sync_seconds=1.0)
     run = run_action(world.inputs("connect-reload"))
     assert run.exit_code == 0, run.stdout
     assert len(posts(world, "/actions/reload")) == 2
@@ -226,6 +264,43 @@ def test_reload_that_fails_names_the_mapping(world: ConnectWorld):
     run = run_action(world.inputs("connect-reload", connect_mappings="Account"))
     assert run.exit_code == 1
     assert "Account BAD_CONFIG" in run.error_lines()[0]
+
+
+def _imported_while_paused(world: ConnectWorld) -> None:
+    """Contact imported into the paused connection: it loads only once sync resumes."""
+    world.sandbox.connect.set_state(world.production, "PAUSED")
+    imported = run_action(world.inputs())
+    assert imported.exit_code == 0, imported.stdout
+    assert world.sandbox.connect.connection(world.production).mapping("Contact").state == (
+        "INITIAL"
+    )
+
+
+def test_resume_after_a_paused_import_waits_until_the_new_mapping_has_loaded(
+    world: ConnectWorld,
+):
+    _imported_while_paused(world)
+    world.sandbox.connect.hold_load(world.production, "Contact", reads=3)
+    run = run_action(world.inputs("connect-resume"))
+    assert run.exit_code == 0, run.stdout
+    assert run.outputs["status"] == "succeeded"
+    assert mapping_states(run)["Contact"] == "DATA_SYNCED", "reported green while loading"
+
+
+def test_resume_is_not_green_while_a_new_mapping_is_still_loading(world: ConnectWorld):
+    _imported_while_paused(world)
+    world.sandbox.connect.hold_load(world.production, "Contact")  # until released
+    run = run_action(world.inputs("connect-resume", timeout="3s"))
+    assert run.exit_code == 1, run.stdout
+    assert run.outputs["status"] == "timed-out"
+    assert "every mapping to load again after the resume" in run.error_lines()[0]
+    assert world.sandbox.connect.connection(world.production).mapping("Contact").state == (
+        "RELOAD_TABLE"
+    )
+    world.sandbox.connect.release_load(world.production, "Contact")
+    check = run_action(world.inputs("connect-check"))
+    assert check.exit_code == 0, check.stdout
+    assert mapping_states(check)["Contact"] == "DATA_SYNCED"
 
 
 # -- 5. write errors in detail --------------------------------------------------------------------
@@ -378,6 +453,8 @@ def test_a_write_with_a_lost_outcome_is_settled(
     inputs = world.inputs(operation)
     if operation == "connect-reload":
         inputs["connect-mappings"] = "Account"
+        # long enough a load to be seen: only a load seen running proves the reload
+        world.sandbox.connect.set_timing(lag_seconds=0.3, mapping_sync_seconds=1.0)
     run = run_action(inputs)
     assert run.exit_code == 0, run.stdout + run.stderr
     assert run.outputs["status"] == "succeeded"
@@ -449,6 +526,7 @@ def test_export_and_reload_plans_apply_as_planned(world: ConnectWorld, tmp_path:
     assert json.loads((tmp_path / "prod.json").read_text()) == json.loads(
         planned.outputs["connect-config"]
     )
+    world.sandbox.connect.set_timing(lag_seconds=0.3, mapping_sync_seconds=1.0)
     planned = run_action(world.inputs("connect-reload", connect_mappings="Lead", mode="plan"))
     assert planned.exit_code == 0, planned.stdout
     assert posts(world, "/actions/reload") == []

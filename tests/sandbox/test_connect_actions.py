@@ -496,6 +496,39 @@ def test_a_reload_moves_the_last_salesforce_poll(connect: FakeConnect, linked: L
     assert after["times"]["sf_poll"] != before["times"]["sf_poll"]
 
 
+def test_a_held_reload_shows_a_routine_poll_then_loads_read_by_read(
+    connect: FakeConnect, linked: Linked
+) -> None:
+    """A routine Salesforce poll between the request and the load moves sf_poll too."""
+    connect.hold_load(linked.id, "Account", reads=2, poll_first=True)
+    before = linked.mappings()["Account"]
+    assert linked.api.post(f"/mappings/{before['id']}/actions/reload").status_code == 202
+    connect.advance(2 * STEP)
+    seen = [linked.mappings()["Account"] for _ in range(6)]
+    assert [m["state"] for m in seen] == [
+        "POLLING_SF_CHANGES",
+        "DATA_SYNCED",
+        "RELOAD_TABLE",
+        "RELOAD_TABLE",
+        "DATA_SYNCED",
+        "DATA_SYNCED",
+    ]
+    assert seen[1]["times"]["sf_poll"] != before["times"]["sf_poll"], "the poll moved it"
+    connect.advance(100 * STEP)
+    assert linked.mappings()["Account"]["state"] == "DATA_SYNCED"
+
+
+def test_a_load_held_until_released(connect: FakeConnect, linked: Linked) -> None:
+    connect.hold_load(linked.id, "Account")
+    account = linked.mappings()["Account"]["id"]
+    assert linked.api.post(f"/mappings/{account}/actions/reload").status_code == 202
+    connect.advance(100 * STEP)
+    for _ in range(3):
+        assert linked.mappings()["Account"]["state"] == "RELOAD_TABLE"
+    connect.release_load(linked.id, "Account")
+    assert linked.mappings()["Account"]["state"] == "DATA_SYNCED"
+
+
 def test_mapping_schema_and_diagnosis_follow_the_org_schema(
     connect: FakeConnect, linked: Linked
 ) -> None:

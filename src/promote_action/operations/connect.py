@@ -23,7 +23,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
@@ -82,6 +82,11 @@ WRITE_ERRORS_SHOWN = 10
 """Write errors listed per mapping (newest first) in the output and the summary."""
 MAPPING_TRANSITIONAL = frozenset({"INITIAL", "SCHEMA_CHANGED", "RECOVERY", "RELOAD_TABLE"})
 """Mapping states still on their way to synced (RELOAD_TABLE counts as loading here)."""
+MAPPING_LOADING = frozenset({"RELOAD_TABLE", "RESYNC", "WAIT_BULK_LOAD", "LOADING_BULK_JOB"})
+"""States of a mapping whose table is being (re)loaded (API_NOTES 3.5): seeing one after a
+reload request is the proof that the reload ran. A polling state (POLLING_SF_CHANGES) is the
+routine Salesforce poll and proves nothing."""
+T = TypeVar("T")
 
 
 # -- configuration diff ----------------------------------------------------------------------------
@@ -354,25 +359,20 @@ class ConnectOperation(ABC):
                 raise PromoteError(f"mappings of {self.target_app} in error: {broken}")
             if connection.state not in HEALTHY_CONNECTION:
                 return None
-            return connection if all(ready(m) for m in mappings) else None
+            # Every mapping is judged on every read (no short cut): `ready` may remember what
+            # it saw (connect-reload's load states).
+            judged = [ready(m) for m in mappings]
+            return connection if all(judged) else None
 
-        try:
-            return wait_for(
-                probe,
-                what=what,
-                deadline=self.services.deadline,
-                cancel=self.services.cancel,
-                schedule=CONNECT_SCHEDULE,
-                settle_first=True,
-            )
-        except WaitTimeout as exc:
+        def at_deadline() -> str | None:
             if not last:
-                raise
+                return None
             broken = _in_error(last[0].mappings)
-            state = f"connection {last[0].state}" + (
+            return f"connection {last[0].state}" + (
                 f"; mappings still in error: {broken}" if broken else ""
             )
-            raise WaitTimeout(f"{exc} ({state})") from None
+
+        return self.wait_explained(probe, what, at_deadline)
 
     def wait_state(
         self, ref: ConnectionRef, app: str, accept: frozenset[str], what: str
@@ -391,6 +391,23 @@ class ConnectOperation(ABC):
                 raise PromoteError(f"the connection of {app} is in state {connection.state}")
             return None
 
+        return self.wait_explained(
+            probe,
+            what,
+            lambda: f"last state: {seen[-1] if seen else 'unknown'}",
+            state=lambda: seen[-1] if seen else "",
+        )
+
+    def wait_explained(
+        self,
+        probe: Callable[[], T | None],
+        what: str,
+        at_deadline: Callable[[], str | None],
+        *,
+        state: Callable[[], str] | None = None,
+    ) -> T:
+        """wait_for on the Connect schedule; a timeout says, in brackets, what `at_deadline`
+        finds still wrong (nothing added when it returns None)."""
         try:
             return wait_for(
                 probe,
@@ -399,10 +416,13 @@ class ConnectOperation(ABC):
                 cancel=self.services.cancel,
                 schedule=CONNECT_SCHEDULE,
                 settle_first=True,
-                state=lambda: seen[-1] if seen else "",
+                state=state,
             )
         except WaitTimeout as exc:
-            raise WaitTimeout(f"{exc} (last state: {seen[-1] if seen else 'unknown'})") from None
+            why = at_deadline()
+            if why is None:
+                raise
+            raise WaitTimeout(f"{exc} ({why})") from None
 
     def diagnose(self, ref: ConnectionRef) -> Diagnosis:
         result_url = self.connect.start_diagnosis(ref)
@@ -722,13 +742,19 @@ class ConnectPromote(ConnectOperation):
                 )
             return connection
 
-        return wait_for(
+        def at_deadline() -> str | None:
+            try:
+                differing = _differing(self.connect.export(ref), config)
+            except PromoteError:
+                return None  # the timeout itself is the failure to report
+            if not differing:
+                return None
+            return f"the exported configuration still differs for: {', '.join(differing)}"
+
+        return self.wait_explained(
             imported,
-            what="the import to be applied and every mapping to be healthy",
-            deadline=self.services.deadline,
-            cancel=self.services.cancel,
-            schedule=CONNECT_SCHEDULE,
-            settle_first=True,
+            "the import to be applied and every mapping to be healthy",
+            at_deadline,
             state=lambda: seen[-1] if seen else "",
         )
 
@@ -818,9 +844,7 @@ class ConnectSync(ConnectOperation):
         outcome.connection = self.wait_state(ref, self.target_app, toggle.done, toggle.done_what)
         if toggle.loads_mappings:
             outcome.connection = self.wait_mappings(
-                ref,
-                lambda m: m.state in OK_MAPPING,
-                "every mapping to load again after the resume",
+                ref, _loaded, "every mapping to load again after the resume"
             )
         outcome.status = Status.SUCCEEDED
 
@@ -905,7 +929,7 @@ class ConnectRecover(ConnectOperation):
         outcome.changed.append("recovery started")
         outcome.connection = self.wait_mappings(
             ref,
-            lambda m: m.state in OK_MAPPING and m.state not in MAPPING_TRANSITIONAL,
+            _loaded,
             "the connection and every mapping to recover",
             errors_fail=False,
         )
@@ -949,23 +973,22 @@ class ConnectReload(ConnectOperation):
         missing = [n for n in plan.mappings if n not in current]
         if missing:
             raise PromoteError(f"mappings gone since the plan: {', '.join(missing)}")
-        before = {n: current[n].times.get("sf_poll") for n in plan.mappings}
         for name in plan.mappings:
             self.connect.reload_mapping(ref, current[name].id)
             outcome.changed.append(f"{name} reload started")
         if not self.inputs.wait:
             outcome.status = Status.CREATED
             return
-        left: set[str] = set()
+        loading: set[str] = set()
 
         def reloaded(mapping: Mapping) -> bool:
-            """Synced after a load that started after the request: its last Salesforce poll
-            moved, or it was seen loading since."""
-            name = mapping.object_name
-            if mapping.state != "DATA_SYNCED":
-                left.add(name)
+            """Synced after a load that was seen running since the request. A routine
+            Salesforce poll (POLLING_SF_CHANGES, which also moves `times.sf_poll`) is no proof:
+            the state lags the request by seconds, so DATA_SYNCED alone may predate the load."""
+            if mapping.state in MAPPING_LOADING:
+                loading.add(mapping.object_name)
                 return False
-            return name in left or mapping.times.get("sf_poll") != before.get(name)
+            return mapping.state == "DATA_SYNCED" and mapping.object_name in loading
 
         outcome.connection = self.wait_mappings(
             ref, reloaded, "the reloaded mappings to be synced again", names=plan.mappings
@@ -1046,10 +1069,46 @@ def export_text(config: dict[str, Any]) -> str:
 
 def _contains(exported: dict[str, Any], config: dict[str, Any]) -> bool:
     """Whether an export holds every mapping of `config` as configured there."""
+    return not _differing(exported, config)
+
+
+def _differing(exported: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """The mappings of `config` the export lacks or configures otherwise. Only the keys
+    `config` gives are compared (recursively): Connect fills in its defaults on import, so a
+    file that omits one still matches its re-export."""
     have = {m["object_name"].lower(): m for m in normalise(exported)["mappings"]}
-    return all(
-        have.get(str(m["object_name"]).lower(), {}).get("config") == m.get("config")
+    return [
+        str(m["object_name"])
         for m in normalise(config)["mappings"]
+        if not _subset(m.get("config"), have.get(str(m["object_name"]).lower(), {}).get("config"))
+    ]
+
+
+_NAMED_SETS = frozenset({"fields", "indexes"})
+"""Config keys whose objects list names: the same names on both sides (a field dropped from
+the source must be gone from the target), each entry compared as a subset."""
+
+
+def _subset(wanted: Any, got: Any, *, same_keys: bool = False) -> bool:
+    """`got` has every key of `wanted` with the same value, recursively (extra keys are
+    Connect's defaults); under `fields` and `indexes` the names must match exactly."""
+    if isinstance(wanted, dict):
+        if not isinstance(got, dict) or (same_keys and wanted.keys() != got.keys()):
+            return False
+        return all(
+            key in got and _subset(value, got[key], same_keys=key in _NAMED_SETS)
+            for key, value in wanted.items()
+        )
+    return bool(wanted == got)
+
+
+def _loaded(mapping: Mapping) -> bool:
+    """Loaded and syncing: an OK state that is not still loading (RELOAD_TABLE, INITIAL, ...)
+    nor a load that was given up (ABORTED)."""
+    return (
+        mapping.state in OK_MAPPING
+        and mapping.state not in MAPPING_TRANSITIONAL
+        and mapping.state != "ABORTED"
     )
 
 
