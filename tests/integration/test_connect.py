@@ -109,7 +109,10 @@ def test_a_config_file_omitting_connects_defaults_is_verified(world: ConnectWorl
     config = {"version": 1, "mappings": [ACCOUNT, LEAD, contact]}
     path = tmp_path / "connect.json"
     path.write_text(json.dumps(config))
-    run = run_action(world.inputs(source_app="", connect_config_file=str(path)))
+    run = run_action(
+        world.inputs(source_app="", connect_config_file="connect.json"),
+        GITHUB_WORKSPACE=str(tmp_path),
+    )
     assert run.exit_code == 0, run.stdout
     assert run.outputs["status"] == "succeeded"
     assert json.loads(run.outputs["changed-mappings"]) == ["Contact"]
@@ -123,7 +126,10 @@ def test_an_import_whose_config_never_shows_names_the_mapping(world: ConnectWorl
     path = tmp_path / "connect.json"
     path.write_text(json.dumps({"version": 1, "mappings": [account, LEAD]}))
     world.sandbox.add_fault(Fault(match=r"^POST /cells/.*/actions/import$", status=202))
-    run = run_action(world.inputs(source_app="", connect_config_file=str(path), timeout="3s"))
+    run = run_action(
+        world.inputs(source_app="", connect_config_file="connect.json", timeout="3s"),
+        GITHUB_WORKSPACE=str(tmp_path),
+    )
     assert run.exit_code == 1, run.stdout
     assert run.outputs["status"] == "timed-out"
     assert "the exported configuration still differs for: Account" in run.error_lines()[0]
