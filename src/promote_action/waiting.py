@@ -26,6 +26,10 @@ PROGRESS_EVERY = 20.0
 buries the rest."""
 
 
+SIGNAL_CHECK_SECONDS = 0.5
+"""The longest a sleep goes without returning to the interpreter (see CancelToken.sleep)."""
+
+
 class CancelToken:
     """Shared by every thread of a run; the signal handler sets it, sleepers wake at once."""
 
@@ -46,9 +50,15 @@ class CancelToken:
             raise Cancelled(f"cancelled ({self.reason})")
 
     def sleep(self, seconds: float) -> None:
-        """Sleep that a cancellation interrupts: a cancelled job must exit within 2 s."""
-        if seconds > 0 and self._event.wait(seconds):
-            self.raise_if_cancelled()
+        """Sleep that a cancellation interrupts: a cancelled job must exit within 2 s.
+
+        Slept in short slices: a signal the kernel delivers to another thread runs its Python
+        handler (which cancels this token) only once the main thread is back in the
+        interpreter, so one long wait could hold a cancellation for up to 30 s."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            if self._event.wait(min(left, SIGNAL_CHECK_SECONDS)):
+                break
         self.raise_if_cancelled()
 
 

@@ -27,6 +27,9 @@ from .server import Sandbox
 TOKEN_VARIABLE = "PROMOTE_SANDBOX_TOKEN"  # noqa: S105 - the name of a variable, not a key
 
 
+SIGNAL_CHECK_SECONDS = 0.2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="promote-sandbox",
@@ -73,7 +76,10 @@ def serve(
         print(f"sandbox listening on {sb.url}", file=stderr, flush=True)
         for key, value in environment(sb, fixture, token).items():
             print(f"export {key}={shlex.quote(value)}", file=stdout, flush=True)
-        stopped.wait()
+        # Woken now and then: a signal delivered to a server thread only runs its Python
+        # handler once the main thread is back in the interpreter.
+        while not stopped.wait(SIGNAL_CHECK_SECONDS):
+            pass
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.environ) -> int:

@@ -92,6 +92,9 @@ def full_demo_fixture(sb: Sandbox, token: str) -> dict[str, str]:
             live_revision=5,
         )
 
+    # Loads last long enough for a client polling every 0.25 s on a busy machine to see them
+    # (connect-reload is green only once it has seen the load it asked for).
+    sb.connect.set_timing(mapping_sync_seconds=2.0)
     account = _mapping("Account", ["Name"])
     sb.connect.add_connection(
         fixture["source_app"],

@@ -243,7 +243,7 @@ def test_a_reload_that_never_loads_is_not_green_after_a_routine_poll(world: Conn
 
 
 def test_reload_without_names_reloads_every_mapping(world: ConnectWorld):
-    world.sandbox.connect.set_timing(lag_seconds=0.3, mapping_sync_seconds=1.0)
+    world.sandbox.connect.set_timing(lag_seconds=0.3, mapping_sync_seconds=2.0)
     run = run_action(world.inputs("connect-reload"))
     assert run.exit_code == 0, run.stdout
     assert len(posts(world, "/actions/reload")) == 2
@@ -454,7 +454,7 @@ def test_a_write_with_a_lost_outcome_is_settled(
     if operation == "connect-reload":
         inputs["connect-mappings"] = "Account"
         # long enough a load to be seen: only a load seen running proves the reload
-        world.sandbox.connect.set_timing(lag_seconds=0.3, mapping_sync_seconds=1.0)
+        world.sandbox.connect.set_timing(lag_seconds=0.3, mapping_sync_seconds=2.0)
     run = run_action(inputs)
     assert run.exit_code == 0, run.stdout + run.stderr
     assert run.outputs["status"] == "succeeded"
@@ -526,7 +526,7 @@ def test_export_and_reload_plans_apply_as_planned(world: ConnectWorld, tmp_path:
     assert json.loads((tmp_path / "prod.json").read_text()) == json.loads(
         planned.outputs["connect-config"]
     )
-    world.sandbox.connect.set_timing(lag_seconds=0.3, mapping_sync_seconds=1.0)
+    world.sandbox.connect.set_timing(lag_seconds=0.3, mapping_sync_seconds=2.0)
     planned = run_action(world.inputs("connect-reload", connect_mappings="Lead", mode="plan"))
     assert planned.exit_code == 0, planned.stdout
     assert posts(world, "/actions/reload") == []
